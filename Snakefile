@@ -1,0 +1,31 @@
+# mixrep: stem-aware contrastive mixing-style representation learning.
+# A table of contents: every stage is one file under workflow/rules/, every rule calls the `mixrep` CLI.
+import os
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+report: os.path.join(workflow.basedir, "workflow/report/workflow.rst")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/manifest.smk"
+include: "workflow/rules/separation.smk"
+include: "workflow/rules/degrade.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/mushra.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

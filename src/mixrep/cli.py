@@ -1,0 +1,63 @@
+"""The `mixrep` command: one subcommand per workflow stage.
+
+Each subcommand lives in its stage's module as a `main(argv) -> int` function; only the module of the
+command asked for is imported, so `mixrep manifest` does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module, function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "corpus": ("mixrep.corpus.cli", "main", "generate the synthetic multitrack corpus"),
+    "manifest": ("mixrep.datasets.cli", "main", "probe every input file and write manifest + shards"),
+    "train-separator": ("mixrep.separation.cli", "train_main", "train SCNet on the corpus stems"),
+    "separate": ("mixrep.separation.cli", "separate_main", "separate one shard into four stems"),
+    "eval-separation": ("mixrep.separation.cli", "eval_main", "SDR / SI-SDR of separators on the test split"),
+    "degrade": ("mixrep.degrade.cli", "main", "draw and render degraded remixes of one shard"),
+    "features": ("mixrep.features.cli", "main", "structured mixing features of one shard"),
+    "merge-features": ("mixrep.features.cli", "merge_main", "merge per-shard feature tables"),
+    "mels": ("mixrep.pretrain.cli", "mels_main", "log-Mel inputs of every track x variant of one shard"),
+    "pretrain": ("mixrep.pretrain.cli", "pretrain_main", "contrastive pretraining of one ablation cell"),
+    "embed": ("mixrep.pretrain.cli", "embed_main", "embeddings of every track x variant for one cell"),
+    "ratings": ("mixrep.ratings.cli", "main", "build the rated-mix table (simulated or from CSV)"),
+    "regress": ("mixrep.evaluation.cli", "regress_main", "Stage 2 mix-quality regression of one cell"),
+    "tsne": ("mixrep.evaluation.cli", "tsne_main", "t-SNE and cluster metrics of one cell"),
+    "ablation-summary": ("mixrep.evaluation.cli", "ablation_main", "summary table and plot of the grid"),
+    "transfer": ("mixrep.transfer.cli", "main", "stem-aware mix-style transfer (ST-ITO)"),
+    "mushra-package": ("mixrep.mushra.cli", "package_main", "webMUSHRA experiment folder"),
+    "mushra-analysis": ("mixrep.mushra.cli", "analysis_main", "analyse webMUSHRA results"),
+    "serve-mushra": ("mixrep.mushra.cli", "serve_main", "serve a webMUSHRA folder on localhost"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: mixrep <command> [options]   (mixrep <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        from mixrep import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"mixrep: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, function_name, _ = COMMANDS[name]
+    function = getattr(importlib.import_module(module_name), function_name)
+    return int(function(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
