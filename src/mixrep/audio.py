@@ -78,8 +78,8 @@ def to_pipeline_format(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
         audio = np.repeat(audio, 2, axis=0)
         notes.append("mono duplicated to stereo")
     elif audio.shape[0] > 2:
-        audio = audio[:2]
         notes.append(f"kept the first 2 of {audio.shape[0]} channels")
+        audio = audio[:2]
     if sample_rate != SAMPLE_RATE:
         g = gcd(int(sample_rate), SAMPLE_RATE)
         audio = resample_poly(audio, SAMPLE_RATE // g, int(sample_rate) // g, axis=1).astype(np.float32)

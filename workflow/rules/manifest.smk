@@ -1,0 +1,34 @@
+# Manifest checkpoint: every input file probed and decoded once -> manifest, shards, summary.
+# The shards it writes decide the per-shard fan-out of every later stage (common.smk: get_shards).
+
+
+def manifest_inputs(wildcards):
+    """The corpus metadata for the synthetic source; nothing otherwise (the data root is outside the DAG)."""
+    if config["dataset"]["source"] == "synthetic":
+        return [f"{RESULTS}/corpus/metadata.parquet"]
+    return []
+
+
+checkpoint manifest:
+    input:
+        manifest_inputs,
+    output:
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+        shards=f"{RESULTS}/manifest/shards.json",
+        summary=f"{RESULTS}/manifest/summary.txt",
+    log:
+        f"{RESULTS}/logs/manifest/manifest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/manifest/manifest.tsv"
+    params:
+        settings=get_settings("dataset"),
+        code=get_code_version("datasets"),
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep manifest {input:q} --manifest {output.manifest:q} --shards {output.shards:q}"
+        " --summary {output.summary:q} --jobs {threads} --settings {params.settings:q} > {log:q} 2>&1"
