@@ -105,3 +105,8 @@ def test_every_cli_entry_resolves_to_a_function():
 
     for name, (module, function, _) in cli.COMMANDS.items():
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_extra_channels_are_dropped_and_counted():
+    x, notes = audio.to_pipeline_format(np.zeros((6, 10), np.float32), stems.SAMPLE_RATE)
+    assert x.shape == (2, 10) and notes == ["kept the first 2 of 6 channels"]

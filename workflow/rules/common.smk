@@ -40,7 +40,7 @@ DEFAULT_RUN = config["ablation"]["default_run"]
 ALL_RUN_NAMES = [spec.name for spec in grid()]
 
 wildcard_constraints:
-    shard=r"shard-\d{3,}",
+    shard=r"shard-\d\d\d+",
     run="|".join(ALL_RUN_NAMES),
     seed=r"\d+",
 

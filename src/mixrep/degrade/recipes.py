@@ -1,0 +1,185 @@
+"""Drawing recipes: which faults, on which stems, with which parameters — from a seed, never from state.
+
+A recipe depends only on (master seed, track_id, variant_id): `variant_seed` hashes the track id with
+SHA-256 (stable across processes and machines, unlike Python's salted `hash()`), and feeds the words into a
+numpy `SeedSequence` together with the master seed and the variant id. Each (track, variant) therefore gets
+its own independent generator, and the recipes of a shard are identical whatever order, process or number of
+cores draws them.
+
+Variant 0 is the reference: no effects. Variants 1..V draw `min_faults..max_faults` distinct fault types (at most as many as are enabled) (in
+the order of `degrade.faults`), each on a uniformly drawn stem, parameters from the config ranges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mixrep.degrade.config import DegradeConfig, Range
+from mixrep.degrade.effects import (Compress, Effect, EqHighShelf, EqLowShelf, EqPeak, Expand, Gain, Highpass,
+                                    Lowpass, Pan, Reverb, Tilt, Width, make_effect)
+from mixrep.stems import STEMS
+
+ALL_STEMS = "all"
+_DECIMALS = 3  # parameters are rounded so recipes read well; rendering uses the rounded values
+
+
+@dataclass(frozen=True)
+class EffectSpec:
+    """One recipe entry: an effect applied to one stem (or to every stem: `stem == "all"`)."""
+
+    stem: str
+    effect: Effect
+
+    def __post_init__(self) -> None:
+        if self.stem not in (*STEMS, ALL_STEMS):
+            raise ValueError(f"unknown stem {self.stem!r} in recipe (known: {[*STEMS, ALL_STEMS]})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stem": self.stem, "effect": self.effect.name, "params": self.effect.params()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EffectSpec":
+        try:
+            return cls(stem=data["stem"], effect=make_effect(data["effect"], data.get("params", {})))
+        except KeyError as exc:
+            raise ValueError(f"recipe entry {data!r} lacks the key {exc}") from None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a variant is: the effect chain in application order and the seed that drew it."""
+
+    track_id: str
+    variant_id: int
+    seed: int
+    effects: tuple[EffectSpec, ...]
+
+    @property
+    def fault_types(self) -> str:
+        """Comma-joined fault names in chain order ("none" for the reference); headroom is not a fault."""
+        names = [spec.effect.name for spec in self.effects if spec.effect.name != "headroom"]
+        return ",".join(names) if names else "none"
+
+    def effects_json(self) -> str:
+        return effects_to_json(self.effects)
+
+
+def effects_to_json(effects: Sequence[EffectSpec]) -> str:
+    return json.dumps([spec.to_dict() for spec in effects], sort_keys=True)
+
+
+def effects_from_json(text: str | Sequence[Any]) -> tuple[EffectSpec, ...]:
+    """Parse a recipe's `effects` (a JSON string, a list of dicts, or EffectSpecs)."""
+    if isinstance(text, str):
+        try:
+            text = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"effects is not valid JSON: {exc}") from None
+    if not isinstance(text, (list, tuple)):
+        raise ValueError(f"effects must be a list, got {type(text).__name__}")
+    return tuple(item if isinstance(item, EffectSpec) else EffectSpec.from_dict(item) for item in text)
+
+
+def track_words(track_id: str) -> list[int]:
+    """Four 32-bit words of SHA-256(track_id): a stable, process-independent hash."""
+    digest = hashlib.sha256(track_id.encode("utf-8")).digest()
+    return [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+
+
+def variant_seed_sequence(seed: int, track_id: str, variant_id: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(seed), *track_words(track_id), int(variant_id)])
+
+
+def variant_seed(seed: int, track_id: str, variant_id: int) -> int:
+    """The 63-bit seed of one (track, variant), written to the recipes' `seed` column."""
+    low, high = variant_seed_sequence(seed, track_id, variant_id).generate_state(2, dtype=np.uint32)
+    return int((int(high) & 0x7FFFFFFF) << 32 | int(low))
+
+
+def _round(value: float) -> float:
+    return round(float(value), _DECIMALS)
+
+
+def _uniform(rng: np.random.Generator, bounds: Range) -> float:
+    return _round(rng.uniform(*bounds))
+
+
+def _log_uniform(rng: np.random.Generator, bounds: Range) -> float:
+    low, high = bounds
+    if low <= 0:
+        raise ValueError(f"log-uniform range needs positive bounds, got {bounds}")
+    return _round(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _signed(rng: np.random.Generator, bounds: Range) -> float:
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    return _round(sign * rng.uniform(*bounds))
+
+
+def _draw_width(rng: np.random.Generator, config: DegradeConfig) -> Effect:
+    bounds = config.width.wide if rng.random() < 0.5 else config.width.narrow
+    return Width(width=_uniform(rng, bounds))
+
+
+_DRAWERS: dict[str, Callable[[np.random.Generator, DegradeConfig], Effect]] = {
+    "gain": lambda rng, c: Gain(gain_db=_signed(rng, c.gain_db)),
+    "eq_peak": lambda rng, c: EqPeak(freq_hz=_log_uniform(rng, c.eq_peak.freq_hz),
+                                     gain_db=_signed(rng, c.eq_peak.gain_db),
+                                     q=_log_uniform(rng, c.eq_peak.q)),
+    "eq_low_shelf": lambda rng, c: EqLowShelf(freq_hz=_log_uniform(rng, c.eq_shelf.low_freq_hz),
+                                              gain_db=_signed(rng, c.eq_shelf.gain_db), q=c.eq_shelf.q),
+    "eq_high_shelf": lambda rng, c: EqHighShelf(freq_hz=_log_uniform(rng, c.eq_shelf.high_freq_hz),
+                                                gain_db=_signed(rng, c.eq_shelf.gain_db), q=c.eq_shelf.q),
+    "tilt": lambda rng, c: Tilt(db_per_octave=_signed(rng, c.tilt.db_per_octave), pivot_hz=c.tilt.pivot_hz,
+                                low_hz=c.tilt.low_hz, high_hz=c.tilt.high_hz),
+    "compress": lambda rng, c: Compress(threshold_rel_db=_uniform(rng, c.compress.threshold_rel_db),
+                                        ratio=_uniform(rng, c.compress.ratio),
+                                        attack_ms=_log_uniform(rng, c.compress.attack_ms),
+                                        release_ms=_log_uniform(rng, c.compress.release_ms),
+                                        makeup_db=_uniform(rng, c.compress.makeup_db)),
+    "expand": lambda rng, c: Expand(threshold_rel_db=_uniform(rng, c.expand.threshold_rel_db),
+                                    ratio=_uniform(rng, c.expand.ratio),
+                                    attack_ms=_log_uniform(rng, c.expand.attack_ms),
+                                    release_ms=_log_uniform(rng, c.expand.release_ms),
+                                    range_db=c.expand.range_db),
+    "highpass": lambda rng, c: Highpass(cutoff_hz=_log_uniform(rng, c.bandwidth.highpass_hz),
+                                        order=c.bandwidth.order),
+    "lowpass": lambda rng, c: Lowpass(cutoff_hz=_log_uniform(rng, c.bandwidth.lowpass_hz),
+                                      order=c.bandwidth.order),
+    "reverb": lambda rng, c: Reverb(wet_level=_uniform(rng, c.reverb.wet_level),
+                                    room_size=_uniform(rng, c.reverb.room_size),
+                                    damping=_uniform(rng, c.reverb.damping)),
+    "pan": lambda rng, c: Pan(position=_signed(rng, c.pan)),
+    "width": _draw_width,
+}
+
+
+def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict | None = None,
+                  seed: int = 0) -> Recipe:
+    """Draw the recipe of one (track, variant); a pure function of its arguments.
+
+    Compressor/expander thresholds stay relative (`threshold_db=None`) until rendering resolves them
+    against the stem (render.render_chain), which the degrade rule writes back into the recipe.
+    """
+    if not isinstance(config, DegradeConfig):
+        config = DegradeConfig.from_dict(config)
+    if variant_id < 0:
+        raise ValueError(f"variant_id must be >= 0, got {variant_id}")
+    this_seed = variant_seed(seed, track_id, variant_id)
+    if variant_id == 0:
+        return Recipe(track_id, 0, this_seed, ())
+    rng = np.random.default_rng(variant_seed_sequence(seed, track_id, variant_id))
+    most = min(config.max_faults, len(config.faults))  # distinct types: at most as many as are enabled
+    count = int(rng.integers(config.min_faults, most + 1))
+    chosen = rng.choice(len(config.faults), size=count, replace=False)
+    specs = []
+    for index in chosen:
+        name = config.faults[int(index)]
+        stem = STEMS[int(rng.integers(len(STEMS)))]
+        specs.append(EffectSpec(stem, _DRAWERS[name](rng, config)))
+    return Recipe(track_id, int(variant_id), this_seed, tuple(specs))

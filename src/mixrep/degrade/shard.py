@@ -1,0 +1,122 @@
+"""The degrade stage for one shard: draw every recipe, render it once to score it and check its peak.
+
+Per track: variant 0 (the reference remix, no effects) and variants 1..V drawn by `sample_recipe`. Each is
+rendered with a `SeverityMeter` watching, which fixes the compressor/expander thresholds to dBFS and scores
+the severity. Clipping is never silent: a mix peaking above `clip_threshold_dbfs` gets a headroom gain to
+`headroom_target_dbfs`, appended to its effects (so `render_variant` reproduces it) and logged; audio stays
+float and is never clipped. A track whose stems cannot be read is listed with its reason; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mixrep.audio import AudioError, read_stems, write_audio
+from mixrep.degrade.config import DegradeConfig
+from mixrep.degrade.effects import Headroom
+from mixrep.degrade.recipes import ALL_STEMS, EffectSpec, Recipe, effects_to_json, sample_recipe
+from mixrep.degrade.render import mix, render_chain
+from mixrep.degrade.severity import SeverityMeter
+from mixrep.stems import SAMPLE_RATE, STEMS, track_dirname
+
+log = logging.getLogger(__name__)
+
+RECIPE_COLUMNS = ("track_id", "variant_id", "effects", "fault_types", "severity", "seed", "peak_dbfs",
+                  "headroom_gain_db")
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    """One row of recipes.parquet."""
+
+    track_id: str
+    variant_id: int
+    effects: str
+    fault_types: str
+    severity: float
+    seed: int
+    peak_dbfs: float
+    headroom_gain_db: float
+
+
+@dataclass(frozen=True)
+class Rejected:
+    track_id: str
+    reason: str
+
+
+def peak_dbfs(audio: np.ndarray) -> float:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
+
+
+def degrade_track(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
+                  sample_rate: int = SAMPLE_RATE, audio_dir: Path | None = None) -> list[VariantRow]:
+    """All variants of one track, rendered once each; with `audio_dir`, their mixes are written as WAV."""
+    reference = mix(stems)
+    rows = []
+    for variant_id in range(config.variants_per_track + 1):
+        recipe: Recipe = sample_recipe(track_id, variant_id, config, seed)
+        meter = SeverityMeter(reference, sample_rate, config.severity)
+        rendered, effects = render_chain(stems, recipe.effects, sample_rate, observer=meter)
+        variant_mix = mix(rendered)
+        peak = peak_dbfs(variant_mix)
+        headroom = 0.0
+        if peak > config.clip_threshold_dbfs:
+            headroom = round(config.headroom_target_dbfs - peak, 3)
+            effects = (*effects, EffectSpec(ALL_STEMS, Headroom(gain_db=headroom)))
+            log.warning("%s variant %d peaks at %+.2f dBFS (> %.1f): headroom gain %+.3f dB added to the recipe",
+                        track_id, variant_id, peak, config.clip_threshold_dbfs, headroom)
+            variant_mix = variant_mix * np.float32(10 ** (headroom / 20))
+        if audio_dir is not None:
+            write_audio(audio_dir / track_dirname(track_id) / f"variant-{variant_id:02d}.wav", variant_mix,
+                        sample_rate)
+        rows.append(VariantRow(track_id, variant_id, effects_to_json(effects),
+                               Recipe(track_id, variant_id, recipe.seed, effects).fault_types,
+                               round(meter.total, 4), recipe.seed, round(peak, 3), headroom))
+        log.info("%s v%d: %-40s severity %6.2f  peak %+6.2f dBFS", track_id, variant_id,
+                 rows[-1].fault_types, rows[-1].severity, peak)
+    return rows
+
+
+def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, root: str | Path | None = None,
+                  audio_dir: str | Path | None = None,
+                  sample_rate: int = SAMPLE_RATE) -> tuple[pd.DataFrame, list[Rejected]]:
+    """Recipes of every track of a stems index (sorted by track id) and the tracks that could not be used."""
+    stems_index = Path(stems_index)
+    try:
+        index = pd.read_parquet(stems_index)
+    except Exception as exc:
+        raise ValueError(f"{stems_index}: cannot read the stems index ({exc.__class__.__name__}: {exc})") from None
+    missing = {"track_id", "stem_dir"} - set(index.columns)
+    if missing:
+        raise ValueError(f"{stems_index}: the stems index lacks the columns {sorted(missing)}")
+    base = Path(root) if root is not None else Path.cwd()
+    rows: list[VariantRow] = []
+    rejected: list[Rejected] = []
+    for track_id, stem_dir in sorted(zip(index["track_id"].astype(str), index["stem_dir"].astype(str))):
+        path = Path(stem_dir) if Path(stem_dir).is_absolute() else base / stem_dir
+        try:
+            stems = read_stems(path)
+        except AudioError as exc:
+            log.error("%s: skipped, stems unreadable: %s", track_id, exc)
+            rejected.append(Rejected(track_id, str(exc)))
+            continue
+        if not np.isfinite(stems).all():
+            bad = [name for name, stem in zip(STEMS, stems) if not np.isfinite(stem).all()]
+            reason = f"{path}: stems {bad} hold values that are not finite (NaN/inf)"
+            log.error("%s: skipped, %s", track_id, reason)
+            rejected.append(Rejected(track_id, reason))
+            continue
+        rows += degrade_track(track_id, stems, config, seed, sample_rate,
+                              Path(audio_dir) if audio_dir is not None else None)
+    table = pd.DataFrame([vars(row) for row in rows], columns=list(RECIPE_COLUMNS))
+    table = table.astype({"track_id": "string", "variant_id": "int32", "effects": "string",
+                          "fault_types": "string", "severity": "float64", "seed": "int64",
+                          "peak_dbfs": "float64", "headroom_gain_db": "float64"})
+    return table, rejected
