@@ -1,0 +1,12 @@
+"""Structured mixing features (dynamics, spectral, stereo, masking) of the mix and each stem.
+
+`extract_features(stems (4, 2, N), sample_rate, settings) -> {column: value}`; the columns, their units and
+sentinels are defined in `mixrep.features.columns`; docs/features.md describes them for users.
+"""
+
+from mixrep.features.columns import KEY_COLUMNS, column_specs, family_columns, feature_columns
+from mixrep.features.extract import extract_features, extract_segments
+from mixrep.features.settings import FeatureSettings
+
+__all__ = ["KEY_COLUMNS", "FeatureSettings", "column_specs", "extract_features", "extract_segments",
+           "family_columns", "feature_columns"]

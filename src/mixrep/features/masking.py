@@ -1,0 +1,119 @@
+"""Masking family: how much each stem is buried under the others, band by band and frame by frame.
+
+For stem i with Mel-band levels S_i(k, t) (dB), the dominance margin is
+Delta_i = S_i - max_{j != i} S_j, the logistic masking mu_i = sigmoid((beta - Delta_i) / tau), and
+
+    M_i = sum_{k,t} w_i(k,t) mu_i(k,t) / sum_{k,t} w_i(k,t),   w_i = a_i(t) b_i(k,t) A(k)
+
+with a_i(t) = 1 when the stem's frame energy is above `activity_threshold_db` (dBFS), b_i(k,t) = 1 when
+band k is within `band_range_db` of the stem's loudest band in that frame (a stem is only "masked" where it
+has something to mask: without b, two stems in disjoint bands would count as masking each other), and A(k)
+the perceptual band weight: the IEC 61672 A-weighting curve at the band centre, as a power ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.special
+
+from mixrep.features.columns import FLOOR_DB
+from mixrep.features.spectral import to_db
+
+MARGIN_CLIP_DB = 60.0
+
+
+def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    """Slaney's Mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    linear = f / (200.0 / 3.0)
+    log = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log, linear)
+
+
+def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    linear = m * (200.0 / 3.0)
+    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
+    return np.where(m >= 15.0, log, linear)
+
+
+def mel_filterbank(n_fft: int, rate: float, n_mels: int, fmin: float,
+                   fmax: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular filters (unit peak) on the Slaney Mel scale: ((F, K) matrix, (K,) centre frequencies).
+
+    Raises ValueError when a filter holds no FFT bin (too many bands for n_fft), which would leave a
+    band permanently silent.
+    """
+    fmax = rate / 2.0 if fmax is None else min(fmax, rate / 2.0)
+    if not 0 <= fmin < fmax:
+        raise ValueError(f"features: need 0 <= mel_fmin_hz < mel_fmax_hz, got {fmin}, {fmax}")
+    hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+    lower, centre, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    rising = (freqs[None, :] - lower) / (centre - lower)
+    falling = (upper - freqs[None, :]) / (upper - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    empty = np.flatnonzero(weights.sum(axis=1) == 0)
+    if empty.size:
+        raise ValueError(f"features: Mel bands {empty.tolist()} hold no FFT bin with n_fft={n_fft}, "
+                         f"n_mels={n_mels}; lower n_mels or raise mel_fmin_hz")
+    return weights.T.astype(np.float32), hz[1:-1]
+
+
+def a_weighting_db(f: np.ndarray) -> np.ndarray:
+    """IEC 61672-1 A-weighting (dB) at frequencies f (Hz); 0 dB at 1 kHz."""
+    f2 = np.asarray(f, dtype=np.float64) ** 2
+    ra = (12194.0 ** 2 * f2 ** 2) / ((f2 + 20.6 ** 2) * np.sqrt((f2 + 107.7 ** 2) * (f2 + 737.9 ** 2))
+                                    * (f2 + 12194.0 ** 2))
+    return 20.0 * np.log10(np.maximum(ra, 1e-30)) + 2.0
+
+
+def band_weights(centres_hz: np.ndarray, weighting: str) -> np.ndarray:
+    """A(k) as power ratios: A-weighting or flat."""
+    if weighting == "flat":
+        return np.ones_like(centres_hz)
+    return 10.0 ** (a_weighting_db(centres_hz) / 10.0)
+
+
+@dataclass(frozen=True)
+class MaskingResult:
+    """Per stem: M_i in [0, 1] and the weighted mean margin (dB); `weight` = sum of w_i (0: nothing active)."""
+
+    masking: np.ndarray
+    margin_db: np.ndarray
+    weight: np.ndarray
+
+
+def masking_scores(mel_power: np.ndarray, frame_power: np.ndarray, band_weight: np.ndarray, *,
+                   beta_db: float, tau_db: float, activity_threshold_db: float,
+                   band_range_db: float) -> MaskingResult:
+    """M_i and margins from Mel-band powers (S, T, K) and frame powers (S, T) of S >= 2 stems."""
+    levels = to_db(mel_power).astype(np.float32)  # S_i(k, t), dB, floored
+    n_stems = levels.shape[0]
+    # max_{j != i} S_j for every i from running maxima from the left and from the right
+    floor = np.full(levels.shape[1:], -np.inf, dtype=np.float32)
+    left = [floor]
+    for i in range(n_stems - 1):
+        left.append(np.maximum(left[-1], levels[i]))
+    right = [floor]
+    for i in range(n_stems - 1, 0, -1):
+        right.append(np.maximum(right[-1], levels[i]))
+    right = right[::-1]
+    masking = np.zeros(n_stems)
+    margin = np.full(n_stems, FLOOR_DB)
+    total = np.zeros(n_stems)
+    for i in range(n_stems):
+        others = np.maximum(left[i], right[i])                              # max_{j != i} S_j
+        delta = levels[i] - others                                      # (T, K)
+        mu = scipy.special.expit((beta_db - delta) / tau_db)
+        frame_active = to_db(frame_power[i]) > activity_threshold_db   # a_i(t)
+        band_active = levels[i] >= levels[i].max(axis=1, keepdims=True) - band_range_db  # b_i(k, t)
+        weight = (band_active & frame_active[:, None]) * band_weight[None, :].astype(np.float32)
+        total[i] = float(weight.sum(dtype=np.float64))
+        if total[i] > 0:
+            masking[i] = float((weight * mu).sum(dtype=np.float64)) / total[i]
+            clipped = np.clip(delta, -MARGIN_CLIP_DB, MARGIN_CLIP_DB)
+            margin[i] = float((weight * clipped).sum(dtype=np.float64)) / total[i]
+    return MaskingResult(masking, margin, total)
