@@ -110,3 +110,12 @@ def test_every_cli_entry_resolves_to_a_function():
 def test_extra_channels_are_dropped_and_counted():
     x, notes = audio.to_pipeline_format(np.zeros((6, 10), np.float32), stems.SAMPLE_RATE)
     assert x.shape == (2, 10) and notes == ["kept the first 2 of 6 channels"]
+
+
+def test_same_audio_gives_identical_bytes(tmp_path):
+    import time
+
+    x = np.random.default_rng(2).standard_normal((2, 300)).astype(np.float32)
+    first = audio.write_audio(tmp_path / "a.wav", x).read_bytes()
+    time.sleep(1.1)  # a PEAK chunk would carry the write time
+    assert audio.write_audio(tmp_path / "b.wav", x).read_bytes() == first

@@ -16,6 +16,8 @@ from scipy.signal import resample_poly
 
 from mixrep.stems import SAMPLE_RATE
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
+
 
 class AudioError(Exception):
     """A file that cannot be used as audio, with the reason."""
@@ -101,7 +103,12 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_R
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None, :]
-    sf.write(str(path), audio.T, sample_rate, subtype=subtype)
+    with sf.SoundFile(str(path), "w", sample_rate, audio.shape[0], subtype=subtype) as handle:
+        if subtype in ("FLOAT", "DOUBLE"):
+            # libsndfile stamps float WAVs with a PEAK chunk holding the time of writing; without it the
+            # same audio gives the same bytes (reproducible outputs, stable hashes).
+            sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        handle.write(audio.T)
     return path
 
 

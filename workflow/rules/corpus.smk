@@ -1,0 +1,30 @@
+# Synthetic multitrack corpus (dataset.source: synthetic): MIDI arrangements rendered per stem with FluidSynth,
+# mixed per genre style, written as results/corpus/tracks/<track_id>/{mixture,vocals,bass,drums,other}.wav.
+# metadata.parquet is written last, so it marks a complete corpus. The manifest requests it only for the
+# synthetic source (manifest.smk: manifest_inputs). Parallel over tracks with a process pool of {threads}.
+
+
+def corpus_out_dir(wildcards, output):
+    """The corpus folder: metadata.parquet and tracks/ sit in it."""
+    return str(Path(output.metadata).parent)
+
+
+rule corpus:
+    output:
+        metadata=f"{RESULTS}/corpus/metadata.parquet",
+    log:
+        f"{RESULTS}/logs/corpus/corpus.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/corpus/corpus.tsv"
+    params:
+        settings=get_settings("synthetic"),
+        code=get_code_version("corpus"),
+        out=corpus_out_dir,
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep corpus --out {params.out:q} --jobs {threads} --settings {params.settings:q} > {log:q} 2>&1"
