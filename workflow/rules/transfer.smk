@@ -1,0 +1,40 @@
+# Style transfer (docs/transfer.md): stem-aware ST-ITO. CMA-ES searches per-stem effect chains so that the
+# default cell's embedding of the processed source approaches the target's; cross-genre pairs of the test split.
+
+
+def transfer_stems(wildcards):
+    """Every shard's stems index (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
+
+
+def transfer_out_dir(wildcards, output):
+    """The per-pair folders sit beside summary.csv."""
+    return os.path.dirname(output.summary)
+
+
+rule transfer:
+    input:
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+        stems=transfer_stems,
+        encoder=f"{RESULTS}/pretrain/{DEFAULT_RUN}/seed{SEEDS[0]}/encoder.pt",
+    output:
+        summary=report(f"{RESULTS}/transfer/summary.csv", caption="../report/transfer_table.rst",
+                       category="Style transfer"),
+        markdown=f"{RESULTS}/transfer/summary.md",
+    log:
+        f"{RESULTS}/logs/transfer/transfer.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/transfer/transfer.tsv"
+    params:
+        settings=get_settings("transfer", "features"),
+        code=get_code_version("transfer", "features", "pretrain", "model"),
+        out_dir=transfer_out_dir,
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep transfer --manifest {input.manifest:q} --stems-index {input.stems:q} --encoder {input.encoder:q}"
+        " --out-dir {params.out_dir:q} --summary {output.summary:q} --settings {params.settings:q} > {log:q} 2>&1"
