@@ -1,0 +1,66 @@
+"""`mixrep ratings`: build the rated-mix table (simulated listening test or a real ratings CSV)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mixrep.ratings.csv import REJECTED_COLUMNS, csv_table, load_ratings_csv
+from mixrep.ratings.synthetic import synthetic_table
+from mixrep.settings import add_settings_argument, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mixrep ratings", description=__doc__)
+    parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
+    parser.add_argument("--recipes", nargs="*", default=[],
+                        help="every shard's recipes.parquet (synthetic source)")
+    parser.add_argument("--csv", nargs="*", default=[], help="ratings CSV (csv source; default: ratings.csv)")
+    parser.add_argument("--out", required=True, help="ratings.parquet to write")
+    parser.add_argument("--rejected", required=True, help="rejected.csv to write (row, mix_path, rater_id, reason)")
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    settings = load_settings(args.settings)
+    section = settings.get("ratings", {})
+    seed = int(settings.get("seed", 0))
+    try:
+        manifest = _read_parquet(args.manifest, "manifest")
+        source = section.get("source", "synthetic")
+        fractions = section.get("split_fractions", [0.5, 0.25, 0.25])
+        scale = section.get("scale", "absolute")
+        if source == "synthetic":
+            if not args.recipes:
+                raise ValueError("the synthetic source needs --recipes (every shard's recipes.parquet)")
+            recipes = pd.concat([_read_parquet(p, "recipes") for p in args.recipes], ignore_index=True)
+            table = synthetic_table(manifest, recipes, section, seed)
+            rejected = pd.DataFrame(columns=list(REJECTED_COLUMNS))
+        elif source == "csv":
+            csv_path = args.csv[0] if args.csv else section.get("csv")
+            root = settings.get("dataset", {}).get("root")
+            if not csv_path or not root:
+                raise ValueError("ratings.source csv needs ratings.csv and dataset.root (the folder of rated mixes)")
+            loaded = load_ratings_csv(csv_path, dataset_root=root, manifest=manifest, scale=scale)
+            table = csv_table(loaded, scale=scale, fractions=fractions, seed=seed)
+            rejected = loaded.rejected_frame()
+        else:
+            raise ValueError(f"ratings.source must be synthetic or csv, got {source!r}")
+    except ValueError as error:
+        print(f"mixrep ratings: {error}", file=sys.stderr)
+        return 1
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(args.out, index=False)
+    rejected.to_csv(args.rejected, index=False)
+    counts = table.groupby("split")["song_id"].nunique().to_dict()
+    print(f"ratings ({'simulated' if table['simulated'].all() else 'real'}, {scale}): {len(table)} mixes, "
+          f"songs per split {counts}, {len(rejected)} rejected row(s)")
+    return 0
+
+
+def _read_parquet(path: str, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the {what} table {path}: {error}") from None
