@@ -1,7 +1,8 @@
 # Synthetic multitrack corpus (dataset.source: synthetic): MIDI arrangements rendered per stem with FluidSynth,
 # mixed per genre style, written as results/corpus/tracks/<track_id>/{mixture,vocals,bass,drums,other}.wav.
 # metadata.parquet is written last, so it marks a complete corpus. The manifest requests it only for the
-# synthetic source (manifest.smk: manifest_inputs). Parallel over tracks with a process pool of {threads}.
+# synthetic source (manifest.smk: manifest_inputs). Parallel over tracks with a process pool of {threads}
+# (Snakemake lowers 8 to --cores when fewer are given; profiles may set it).
 
 
 def corpus_out_dir(wildcards, output):
@@ -20,7 +21,7 @@ rule corpus:
         settings=get_settings("synthetic"),
         code=get_code_version("corpus"),
         out=corpus_out_dir,
-    threads: workflow.cores
+    threads: 8
     resources:
         mem_mb=4000,
         runtime=60,
