@@ -1,0 +1,221 @@
+"""`mixrep mels`, `mixrep pretrain`, `mixrep embed`: the Stage 1 commands of the workflow."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mixrep.audio import AudioError
+from mixrep.provenance import code_version
+from mixrep.runs import FAMILIES, parse_run
+from mixrep.settings import add_settings_argument, load_settings, write_json
+
+
+def _read_parquet(path: str | Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{path}: cannot read the {what} table ({error})") from error
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- mels
+def mels_main(argv: list[str] | None = None) -> int:
+    """Render every track × variant of one shard and store its log-Mels (results/mels/{shard}.npz)."""
+    from mixrep.degrade import iter_variants
+    from mixrep.pretrain.config import PretrainSettings
+    from mixrep.pretrain.mels import build_mel_shard
+
+    parser = argparse.ArgumentParser(prog="mixrep mels", description=mels_main.__doc__)
+    parser.add_argument("--stems-index", required=True, help="results/stems/{shard}/index.parquet")
+    parser.add_argument("--recipes", required=True, help="results/variants/{shard}/recipes.parquet")
+    parser.add_argument("--out", required=True, help="results/mels/{shard}.npz")
+    parser.add_argument("--threads", type=int, default=1)
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    for path in (args.stems_index, args.recipes):
+        if not Path(path).exists():
+            raise SystemExit(f"mels: {path}: no such file")
+    start = time.perf_counter()
+    try:
+        shard = build_mel_shard(iter_variants(args.stems_index, args.recipes), settings.mel_config(),
+                                settings.mel_max_s)
+    except (AudioError, ValueError, KeyError, OSError) as error:
+        raise SystemExit(f"mels: {error}") from error
+    shard.save(args.out)
+    print(f"{args.out}: {len(shard)} items, {int(shard.offsets[-1])} frames, "
+          f"{shard.mels.nbytes / 2**20:.1f} MiB, {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+# ---------------------------------------------------------------- shared loading
+def _load_items(mels: list[str], features: str, manifest: str, families: tuple[str, ...], segment_frames: int):
+    from mixrep.pretrain.data import prepare_items
+    from mixrep.pretrain.mels import load_mel_bank
+
+    try:
+        bank = load_mel_bank(mels)
+        items, stats = prepare_items(bank, _read_parquet(features, "features"), _read_parquet(manifest, "manifest"),
+                                     families, segment_frames)
+    except (ValueError, KeyError) as error:
+        raise SystemExit(f"pretrain inputs: {error}") from error
+    for row in items.skipped:
+        print(f"skipped {row['track_id']} variant {row['variant_id']}: {row['reason']}", file=sys.stderr)
+    return bank, items, stats
+
+
+def _split_counts(items) -> dict[str, int]:
+    names, counts = np.unique(items.split, return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}
+
+
+# ---------------------------------------------------------------- pretrain
+def pretrain_main(argv: list[str] | None = None) -> int:
+    """Contrastive pretraining of one ablation cell: encoder.pt, log.csv, loss.png, metrics.json."""
+    from mixrep.pretrain.config import PretrainSettings, build_model, resolve_device
+    from mixrep.pretrain.plots import plot_loss
+    from mixrep.pretrain.retrieval import retrieval_top1
+    from mixrep.pretrain.train import RESUME_NAME, save_encoder, train_encoder
+
+    parser = argparse.ArgumentParser(prog="mixrep pretrain", description=pretrain_main.__doc__)
+    parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards)")
+    parser.add_argument("--features", required=True, help="results/features.parquet")
+    parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
+    parser.add_argument("--run", required=True, help="ablation cell, e.g. film-all")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--checkpoint", required=True, help="output encoder.pt")
+    parser.add_argument("--log-csv", required=True)
+    parser.add_argument("--plot", required=True, help="output loss.png")
+    parser.add_argument("--metrics", required=True, help="output metrics.json")
+    parser.add_argument("--threads", type=int, default=1)
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    raw = load_settings(args.settings)
+    settings = PretrainSettings.from_settings(raw)
+    spec = parse_run(args.run)
+    device = resolve_device(settings.device)
+    start = time.perf_counter()
+    bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames)
+    load_s = time.perf_counter() - start
+    print(f"{len(items)} items {_split_counts(items)}; {len(items.skipped)} skipped; device {device}")
+    work_dir = Path(args.checkpoint).parent
+    result = train_encoder(spec.name, args.seed, bank, items, stats, settings, work_dir, device)
+    train_s = time.perf_counter() - start - load_s
+
+    random_model = build_model(spec.name, settings, stats.dims, args.seed)
+    random_model.load_state_dict(result.initial_state)
+    random_model.to(device).eval()
+    retrieval: dict[str, Any] = {"trained": {}, "random_init": {}}
+    for split in ("val", "test"):
+        held_out = items.of_split(split)
+        for name, model in (("trained", result.model), ("random_init", random_model)):
+            retrieval[name][split] = retrieval_top1(model, bank, held_out, settings.segment_frames, args.seed,
+                                                    device, settings.eval_batch_size)
+    settings_used = {"run": spec.name, "conditioning": spec.conditioning, "families": list(spec.families),
+                     "seed": args.seed, "pretrain": settings.to_dict(),
+                     "encoder": result.model.kwargs(), "device": str(device), "threads": torch.get_num_threads()}
+    extra = {"settings": settings_used, "code_version": code_version("model", "pretrain"), "steps": result.steps}
+    save_encoder(args.checkpoint, spec.name, result.model, stats, settings, extra)
+    _write_log(args.log_csv, result.log)
+    plot_loss(args.plot, result.step_losses, result.log, title=f"{spec.name} seed {args.seed}")
+    metrics = {
+        "run": spec.name, "seed": args.seed, "settings": settings_used,
+        "retrieval": retrieval,
+        "final_loss": result.log[-1]["loss"] if result.log else None,
+        "first_epoch_loss": result.log[0]["loss"] if result.log else None,
+        "steps": result.steps, "resumed_from_step": result.resumed_from,
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "items": _split_counts(items), "skipped": items.skipped,
+        "timing": {"load_s": round(load_s, 2), "train_s": round(train_s, 2),
+                   "total_s": round(time.perf_counter() - start, 2),
+                   **{k: round(float(v), 4) for k, v in result.timing.items()}},
+        "code_version": extra["code_version"],
+    }
+    write_json(args.metrics, metrics)
+    resume = work_dir / RESUME_NAME
+    resume.unlink(missing_ok=True)
+    if resume.parent.exists() and not any(resume.parent.iterdir()):
+        resume.parent.rmdir()
+    summary = {k: {s: v["top1"] for s, v in d.items()} for k, d in retrieval.items()}
+    print(f"retrieval top-1 {json.dumps(summary)}; {metrics['timing']['total_s']} s")
+    return 0
+
+
+def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["epoch", "step", "loss", "lr", "val_top1", "val_top1_within_track", "seconds"]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in columns})
+
+
+# ---------------------------------------------------------------- embed
+def embed_main(argv: list[str] | None = None) -> int:
+    """Embeddings of every track × variant: a trained cell (--checkpoint) or a random-init encoder (--random-init)."""
+    from mixrep.model.checkpoint import load_checkpoint
+    from mixrep.pretrain.config import PretrainSettings, build_model, resolve_device
+    from mixrep.pretrain.data import prepare_items
+    from mixrep.pretrain.embed import embed_items, write_embeddings
+    from mixrep.pretrain.train import input_stats
+
+    parser = argparse.ArgumentParser(prog="mixrep embed", description=embed_main.__doc__)
+    parser.add_argument("--mels", nargs="+", required=True)
+    parser.add_argument("--features", required=True)
+    parser.add_argument("--manifest", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="encoder.pt of a trained cell")
+    source.add_argument("--random-init", metavar="RUN", help="architecture of this cell, untrained (e.g. film-all)")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", required=True, help="results/embed/{run}/seed{seed}.parquet")
+    parser.add_argument("--threads", type=int, default=1)
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    device = resolve_device(settings.device)
+    start = time.perf_counter()
+    if args.checkpoint:
+        try:
+            model, meta = load_checkpoint(args.checkpoint, device)
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(f"embed: {error}") from error
+        run, length = meta.run, meta.segment_frames
+    else:
+        run, length = parse_run(args.random_init).name, settings.segment_frames
+    bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, length)
+    if not args.checkpoint:
+        model = build_model(run, settings, stats.dims, args.seed)
+        model.set_input_stats(*input_stats(bank, items.of_split("train")))
+        model.to(device).eval()
+    else:
+        columns = stats.columns
+        changed = [k for k, cols in meta.feature_columns.items() if cols != columns.get(k)]
+        if changed:
+            raise SystemExit(f"embed: feature columns of families {changed} differ between {args.checkpoint} "
+                             f"and {args.features}")
+    embeddings = embed_items(model, bank, items, length, device, settings.eval_batch_size)
+    name = run if args.checkpoint else "random-init"
+    write_embeddings(args.out, items, embeddings, {"run": name, "architecture": run, "seed": args.seed,
+                                                   "source": args.checkpoint or "random-init",
+                                                   "code_version": code_version("model", "pretrain")})
+    print(f"{args.out}: {len(items)} items x {embeddings.shape[1]} dims, {time.perf_counter() - start:.1f} s")
+    return 0

@@ -1,0 +1,97 @@
+"""The `pretrain` config section as a dataclass, and the model a run + preset stand for.
+
+Presets are data: `presets` maps a name to encoder sizes ({layers, width, heads, ...}); `preset` picks one.
+A run name (`film-no_masking`) decides the conditioning mechanism and the enabled feature families.
+Defaults here equal those of workflow/schemas/sections/pretrain.schema.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+
+from mixrep.model.encoder import EncoderConfig, MixEncoder
+from mixrep.model.frontend import MelConfig
+from mixrep.runs import parse_run
+
+
+def default_presets() -> dict[str, dict[str, Any]]:
+    return {
+        "demo": {"layers": 2, "width": 64, "heads": 4, "ff_mult": 2, "patch_frames": 4, "dropout": 0.0},
+        "paper": {"layers": 12, "width": 768, "heads": 12, "ff_mult": 4, "patch_frames": 4, "dropout": 0.1},
+    }
+
+
+@dataclass
+class PretrainSettings:
+    """See workflow/schemas/sections/pretrain.schema.yaml for the meaning of every key."""
+
+    preset: str = "demo"
+    presets: dict[str, dict[str, Any]] = field(default_factory=default_presets)
+    stereo: str = "midside"
+    mel_max_s: float | None = 3.0
+    segment_frames: int = 128
+    batch_size: int = 24
+    group_size: int = 4
+    epochs: int = 12
+    lr: float = 2.0e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 20
+    temperature: float = 0.1
+    grad_clip: float = 1.0
+    cond_hidden: int = 256
+    film_layers: list[int] = field(default_factory=list)
+    prepend_tokens: int = 1
+    checkpoint_every: int = 50
+    eval_every: int = 1
+    eval_batch_size: int = 64
+    device: str = "auto"
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> PretrainSettings:
+        """From the `--settings` payload (its `pretrain` section); unknown keys are an error."""
+        section = dict(settings.get("pretrain", {}) or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ValueError(f"unknown pretrain settings {unknown}; known: {sorted(known)}")
+        obj = cls(**section)
+        if obj.preset not in obj.presets:
+            raise ValueError(f"preset {obj.preset!r} is not among presets {sorted(obj.presets)}")
+        if obj.batch_size % obj.group_size:
+            raise ValueError(f"batch_size {obj.batch_size} is not a multiple of group_size {obj.group_size}")
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def mel_config(self) -> MelConfig:
+        return MelConfig(stereo=self.stereo)
+
+    def encoder_config(self, conditioning: str) -> EncoderConfig:
+        sizes = dict(self.presets[self.preset])
+        return EncoderConfig.from_dict({**sizes, "n_mels": self.mel_config().n_mels, "conditioning": conditioning,
+                                        "cond_hidden": self.cond_hidden, "film_layers": list(self.film_layers),
+                                        "prepend_tokens": self.prepend_tokens})
+
+
+def build_model(run: str, settings: PretrainSettings, family_dims: Mapping[str, int], seed: int) -> MixEncoder:
+    """The freshly initialised encoder of `run` (weights drawn from a generator seeded by `seed`)."""
+    spec = parse_run(run)
+    dims = {name: family_dims[name] for name in spec.families}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MixEncoder(settings.encoder_config(spec.conditioning), dims)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for but CUDA is not available")
+    return device

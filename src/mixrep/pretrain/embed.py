@@ -1,0 +1,85 @@
+"""Embeddings of items: z averaged over non-overlapping windows, and the embed parquet writer.
+
+The parquet (`results/embed/{run}/seed{seed}.parquet`) has one row per track × variant of every split:
+`track_id` (string), `variant_id` (int64), `split`, `genre` (string), `embedding` (fixed-size list of
+float32, 4·d values: vocals, bass, drums, other blocks of d).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch import nn
+
+from mixrep.pretrain.data import ItemSet, gather_segments, window_starts
+from mixrep.pretrain.mels import MelShard
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing on CPU (CPU runs stay float32 and deterministic)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def to_device(features: Mapping[str, np.ndarray], positions: np.ndarray,
+              device: torch.device) -> dict[str, torch.Tensor]:
+    """Rows `positions` of every family's standardised features, as tensors on `device`."""
+    return {name: torch.from_numpy(values[positions]).to(device) for name, values in features.items()}
+
+
+@torch.inference_mode()
+def encode_segments(model: nn.Module, bank: MelShard, items: ItemSet, positions: np.ndarray, starts: np.ndarray,
+                    length: int, device: torch.device, batch_size: int = 64) -> np.ndarray:
+    """z (len(positions), 4·d) float32 of the segments (items[positions], starts)."""
+    model.eval()
+    out = []
+    for lo in range(0, len(positions), batch_size):
+        pos = positions[lo:lo + batch_size]
+        mels = gather_segments(bank, items.mel_index[pos], starts[lo:lo + batch_size], length)
+        with autocast(device):
+            z = model(mels.to(device), to_device(items.features, pos, device))
+        out.append(z.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def embed_items(model: nn.Module, bank: MelShard, items: ItemSet, length: int, device: torch.device,
+                batch_size: int = 64) -> np.ndarray:
+    """One embedding per item: the mean of z over `window_starts` of the item."""
+    positions, starts = [], []
+    for k, frames in enumerate(items.num_frames):
+        windows = window_starts(int(frames), length)
+        positions.append(np.full(len(windows), k))
+        starts.append(windows)
+    pos = np.concatenate(positions)
+    z = encode_segments(model, bank, items, pos, np.concatenate(starts), length, device, batch_size)
+    sums = np.zeros((len(items), z.shape[1]), dtype=np.float64)
+    np.add.at(sums, pos, z)
+    return (sums / np.bincount(pos, minlength=len(items))[:, None]).astype(np.float32)
+
+
+def embedding_table(items: ItemSet, embeddings: np.ndarray) -> pa.Table:
+    """The embed parquet schema (docs/CONTRACTS.md)."""
+    dim = embeddings.shape[1]
+    flat = pa.array(np.ascontiguousarray(embeddings, dtype=np.float32).reshape(-1), type=pa.float32())
+    return pa.table({
+        "track_id": pa.array(items.track_id.tolist(), type=pa.string()),
+        "variant_id": pa.array(items.variant_id.astype(np.int64), type=pa.int64()),
+        "split": pa.array(items.split.tolist(), type=pa.string()),
+        "genre": pa.array(items.genre.tolist(), type=pa.string()),
+        "embedding": pa.FixedSizeListArray.from_arrays(flat, dim),
+    })
+
+
+def write_embeddings(path: str | Path, items: ItemSet, embeddings: np.ndarray, metadata: Mapping[str, str]) -> Path:
+    """Write the parquet, sorted by (track_id, variant_id), with provenance in the schema metadata."""
+    order = np.lexsort((items.variant_id, items.track_id))
+    table = embedding_table(items.subset(order), embeddings[order])
+    table = table.replace_schema_metadata({k.encode(): str(v).encode() for k, v in metadata.items()})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path

@@ -1,0 +1,192 @@
+"""The Stage 1 training loop: InfoNCE over segment pairs, AdamW, warm-up + cosine, clipping, resumable.
+
+Resumability: every `checkpoint_every` steps (and at the end) the model, optimiser, scheduler, torch RNG
+state, step counter and log are written to `<out>/checkpoints/last.pt`. Batches and segment draws are
+functions of (seed, epoch, step) only, so a run killed at any point and started again continues from its
+last checkpoint and ends with the same weights as an uninterrupted run. A checkpoint of other settings
+(its fingerprint differs) is ignored, never resumed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mixrep.model.checkpoint import EncoderCheckpoint, class_path, save_checkpoint
+from mixrep.model.encoder import MixEncoder
+from mixrep.model.losses import info_nce
+from mixrep.pretrain.config import PretrainSettings, build_model
+from mixrep.pretrain.data import FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts
+from mixrep.pretrain.embed import autocast, to_device
+from mixrep.pretrain.mels import MelShard
+from mixrep.pretrain.retrieval import retrieval_top1
+
+RESUME_NAME = "checkpoints/last.pt"
+
+
+@dataclass
+class TrainResult:
+    model: MixEncoder
+    initial_state: dict[str, torch.Tensor]
+    log: list[dict[str, float]]
+    step_losses: list[float]
+    steps: int
+    resumed_from: int
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def input_stats(bank: MelShard, items: ItemSet, stride: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per (channel, band) mean/std of the items' log-Mels (every `stride`-th frame)."""
+    frames = np.concatenate([np.arange(bank.offsets[k], bank.offsets[k + 1], stride) for k in items.mel_index])
+    values = bank.mels[..., frames].astype(np.float32)  # 4, 2, M, F
+    mean = values.mean(axis=(0, 3))
+    std = values.std(axis=(0, 3))
+    return torch.from_numpy(mean), torch.from_numpy(std)
+
+
+def fingerprint(run: str, seed: int, settings: PretrainSettings, items: ItemSet) -> str:
+    payload = {"run": run, "seed": seed, "settings": settings.to_dict(), "items": len(items),
+               "first": items.track_id[:3].tolist(), "dims": {k: v.shape[1] for k, v in items.features.items()}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def train_encoder(run: str, seed: int, bank: MelShard, items: ItemSet, stats: FeatureStats,
+                  settings: PretrainSettings, work_dir: str | Path, device: torch.device,
+                  on_step: Callable[[int, float], None] | None = None, log_print: Callable[[str], None] = print,
+                  ) -> TrainResult:
+    """Train the encoder of `run` on the train split of `items`; validate on the val split each epoch.
+
+    `on_step(step, loss)` is called after every optimiser step (the tests use it to kill a run).
+    """
+    train = items.of_split("train")
+    val = items.of_split("val")
+    length = settings.segment_frames
+    track_codes = np.unique(train.track_id, return_inverse=True)[1]
+    steps_per_epoch = len(train) // settings.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{len(train)} training items: fewer than one batch of {settings.batch_size}")
+    total_steps = steps_per_epoch * settings.epochs
+
+    model = build_model(run, settings, stats.dims, seed)
+    model.set_input_stats(*input_stats(bank, train))
+    initial_state = copy.deepcopy(model.state_dict())
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, settings.warmup_steps, total_steps))
+    torch.manual_seed(seed + 1)  # dropout draws
+    log: list[dict[str, float]] = []
+    step_losses: list[float] = []
+    step = 0
+    resume_path = Path(work_dir) / RESUME_NAME
+    key = fingerprint(run, seed, settings, items)
+    if resume_path.exists():
+        state = torch.load(resume_path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") == key:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"])
+            step, log, step_losses = state["step"], state["log"], state["step_losses"]
+            log_print(f"resumed from {resume_path} at step {step}/{total_steps}")
+        else:
+            log_print(f"ignoring {resume_path}: it belongs to other settings")
+    resumed_from = step
+
+    def checkpoint() -> None:
+        _save_state(resume_path, {"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                  "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                                  "step": step, "log": log, "step_losses": step_losses})
+
+    batches, batches_epoch = None, -1
+    data_time = compute_time = 0.0
+    epoch_start = time.perf_counter()
+    while step < total_steps:
+        epoch, index = divmod(step, steps_per_epoch)
+        t0 = time.perf_counter()
+        if batches_epoch != epoch:
+            batches, batches_epoch = epoch_batches(track_codes, seed, epoch, settings.batch_size,
+                                                   settings.group_size), epoch
+        pos = batches[index]
+        rng = np.random.default_rng([seed, epoch, index])
+        first, second = sample_pair_starts(train.num_frames[pos], length, rng)
+        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), np.concatenate([first, second]),
+                                 length).to(device)
+        features = to_device(train.features, np.concatenate([pos, pos]), device)
+        t1 = time.perf_counter()
+        model.train()
+        with autocast(device):
+            z = model(mels_t, features)
+        loss = info_nce(z[: len(pos)].float(), z[len(pos):].float(), settings.temperature)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        data_time += t1 - t0
+        compute_time += time.perf_counter() - t1
+        step_losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step, step_losses[-1])
+        if step % steps_per_epoch == 0:
+            row: dict[str, float] = {"epoch": epoch + 1, "step": step,
+                                     "loss": float(np.mean(step_losses[-steps_per_epoch:])),
+                                     "lr": float(scheduler.get_last_lr()[0])}
+            if (settings.eval_every and (epoch + 1) % settings.eval_every == 0) or step == total_steps:
+                scores = retrieval_top1(model, bank, val, length, seed, device, settings.eval_batch_size)
+                row.update({"val_top1": scores["top1"], "val_top1_within_track": scores["top1_within_track"]})
+            row["seconds"] = round(time.perf_counter() - epoch_start, 3)
+            epoch_start = time.perf_counter()
+            log.append(row)
+            log_print(json.dumps(row))
+        if step % settings.checkpoint_every == 0 or step == total_steps:
+            checkpoint()
+    model.eval()
+    steps_run = step - resumed_from
+    timing = {"data_s": data_time, "compute_s": compute_time, "steps_run": steps_run,
+              "data_share": data_time / max(1e-12, data_time + compute_time)}
+    return TrainResult(model, initial_state, log, step_losses, total_steps, resumed_from, timing)
+
+
+def checkpoint_meta(run: str, model: MixEncoder, stats: FeatureStats, settings: PretrainSettings,
+                    extra: dict[str, Any]) -> EncoderCheckpoint:
+    """The description saved with the weights (see mixrep.model.checkpoint)."""
+    columns, mean, std = stats.to_lists()
+    enabled = list(model.family_dims)
+    return EncoderCheckpoint(model_class=class_path(model), model_kwargs=model.kwargs(), run=run,
+                             mel=settings.mel_config().to_dict(), segment_frames=settings.segment_frames,
+                             feature_columns={k: columns[k] for k in enabled},
+                             feature_mean={k: mean[k] for k in enabled}, feature_std={k: std[k] for k in enabled},
+                             extra=extra)
+
+
+def save_encoder(path: str | Path, run: str, model: MixEncoder, stats: FeatureStats, settings: PretrainSettings,
+                 extra: dict[str, Any]) -> Path:
+    return save_checkpoint(path, model, checkpoint_meta(run, model, stats, settings, extra))

@@ -1,0 +1,114 @@
+# Stage 1: log-Mel inputs per shard, contrastive pretraining per ablation cell and seed, embeddings.
+# docs/pretrain.md describes the model, the objective and every output.
+
+
+def pretrain_mels(wildcards):
+    """Every shard's mel store (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/mels/{{shard}}.npz")
+
+
+rule mels:
+    input:
+        index=f"{RESULTS}/stems/{{shard}}/index.parquet",
+        recipes=f"{RESULTS}/variants/{{shard}}/recipes.parquet",
+    output:
+        f"{RESULTS}/mels/{{shard}}.npz",
+    log:
+        f"{RESULTS}/logs/mels/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/mels/{{shard}}.tsv"
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain", "degrade"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep mels --stems-index {input.index:q} --recipes {input.recipes:q} --out {output:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule pretrain:
+    input:
+        mels=pretrain_mels,
+        features=f"{RESULTS}/features.parquet",
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        checkpoint=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/encoder.pt",
+        log_csv=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/log.csv",
+        plot=report(f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/loss.png", category="Stage 1 pretraining"),
+        metrics=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/pretrain/{{run}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pretrain/{{run}}/seed{{seed}}.tsv"
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep pretrain --mels {input.mels:q} --features {input.features:q} --manifest {input.manifest:q}"
+        " --run {wildcards.run} --seed {wildcards.seed} --checkpoint {output.checkpoint:q}"
+        " --log-csv {output.log_csv:q} --plot {output.plot:q} --metrics {output.metrics:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule embed:
+    input:
+        checkpoint=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/encoder.pt",
+        mels=pretrain_mels,
+        features=f"{RESULTS}/features.parquet",
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        f"{RESULTS}/embed/{{run}}/seed{{seed}}.parquet",
+    log:
+        f"{RESULTS}/logs/embed/{{run}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/embed/{{run}}/seed{{seed}}.tsv"
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
+        " --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule embed_random:
+    input:
+        mels=pretrain_mels,
+        features=f"{RESULTS}/features.parquet",
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        f"{RESULTS}/embed/random-init/seed{{seed}}.parquet",
+    log:
+        f"{RESULTS}/logs/embed_random/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/embed_random/seed{{seed}}.tsv"
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep embed --random-init film-all --mels {input.mels:q} --features {input.features:q}"
+        " --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
