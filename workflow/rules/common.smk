@@ -14,11 +14,15 @@ from mixrep.runs import grid, parse_run
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-# The venv (or conda env) that runs Snakemake also provides the `mixrep` command to shell rules.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+# The venv that runs Snakemake also provides the `mixrep` command to shell rules, activated or not
+# (under --use-conda the rule's environment is activated on top and its own `mixrep` comes first).
+envvars:
+    "PATH",
+
+
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
 RESULTS = "results"
-MIXREP = "mixrep"  # the console entry point installed by `pip install -e .`
 
 
 def get_settings(*sections):
@@ -77,3 +81,119 @@ def get_final_output():
     if config["mushra"].get("results_csv"):
         targets.append(f"{RESULTS}/mushra/analysis/summary.json")
     return targets
+
+
+# ---------------------------------------------------------------- corpus (input functions of corpus.smk)
+def corpus_out_dir(wildcards, output):
+    """The corpus folder: metadata.parquet and tracks/ sit in it."""
+    return str(Path(output.metadata).parent)
+
+
+# ---------------------------------------------------------------- manifest (input functions of manifest.smk)
+def manifest_inputs(wildcards):
+    """The corpus metadata for the synthetic source; nothing otherwise (the data root is outside the DAG)."""
+    if config["dataset"]["source"] == "synthetic":
+        return [f"{RESULTS}/corpus/metadata.parquet"]
+    return []
+
+
+# ---------------------------------------------------------------- features (input functions of features.smk)
+def features_shard_tables(wildcards):
+    """Every shard's features table (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/features/{{shard}}.parquet")
+
+
+# ---------------------------------------------------------------- pretrain (input functions of pretrain.smk)
+def pretrain_mels(wildcards):
+    """Every shard's mel store (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/mels/{{shard}}.npz")
+
+
+# ---------------------------------------------------------------- evaluation (input functions of evaluation.smk)
+def ratings_recipes(wildcards):
+    """Every shard's recipes for the simulated listening test; none for real ratings."""
+    if config["ratings"]["source"] == "synthetic":
+        return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
+    return []
+
+
+def ratings_csv(wildcards):
+    """The real ratings table (csv source) as an input, so that editing it reruns the stage."""
+    return [] if config["ratings"]["source"] == "synthetic" else [config["ratings"]["csv"]]
+
+
+def evaluation_embeddings(run):
+    return [f"{RESULTS}/embed/{run}/seed{seed}.parquet" for seed in SEEDS]
+
+
+def regress_embeddings(wildcards):
+    return evaluation_embeddings(wildcards.run)
+
+
+def regress_random_embeddings(wildcards):
+    return evaluation_embeddings("random-init")
+
+
+def regress_none_embeddings(wildcards):
+    """Baseline (c): the `<conditioning>-none` cell of the same conditioning (nothing for that cell itself)."""
+    none_run = f"{parse_run(wildcards.run).conditioning}-none"
+    return [] if none_run == wildcards.run else evaluation_embeddings(none_run)
+
+
+def evaluation_recipes(wildcards):
+    return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
+
+
+def ablation_regress(wildcards):
+    return [f"{RESULTS}/regress/{run}/metrics.json" for run in RUNS]
+
+
+def ablation_tsne(wildcards):
+    return [f"{RESULTS}/tsne/{run}/metrics.json" for run in RUNS]
+
+
+def ablation_pretrain(wildcards):
+    return [f"{RESULTS}/pretrain/{run}/seed{seed}/metrics.json" for run in RUNS for seed in SEEDS]
+
+
+# ---------------------------------------------------------------- transfer (input functions of transfer.smk)
+def transfer_stems(wildcards):
+    """Every shard's stems index (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
+
+
+def transfer_out_dir(wildcards, output):
+    """The per-pair folders sit beside summary.csv."""
+    return os.path.dirname(output.summary)
+
+
+# ---------------------------------------------------------------- mushra (input functions of mushra.smk)
+def mushra_stems(wildcards):
+    """Every shard's stems index (known once the manifest checkpoint has run)."""
+    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
+
+
+def mushra_recipes(wildcards):
+    """Every shard's degradation recipes."""
+    return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
+
+
+def mushra_results_csv(wildcards):
+    """The webMUSHRA results file named in the config (`mushra.results_csv`)."""
+    return config["mushra"]["results_csv"]
+
+
+def mushra_package_settings(wildcards):
+    """Settings of the package without the analysis keys, so that adding results does not rebuild the stimuli."""
+    settings = json.loads(get_settings("mushra", "features"))
+    settings["mushra"] = {k: v for k, v in settings["mushra"].items() if k not in MUSHRA_ANALYSIS_KEYS}
+    return json.dumps(settings, sort_keys=True)
+
+
+def mushra_package_dir(wildcards, output):
+    """The package folder: two levels above configs/mixrep.yaml."""
+    return os.path.dirname(os.path.dirname(output.config))
+
+
+def mushra_analysis_dir(wildcards, output):
+    return os.path.dirname(output.summary)

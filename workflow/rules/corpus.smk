@@ -5,11 +5,6 @@
 # (Snakemake lowers 8 to --cores when fewer are given; profiles may set it).
 
 
-def corpus_out_dir(wildcards, output):
-    """The corpus folder: metadata.parquet and tracks/ sit in it."""
-    return str(Path(output.metadata).parent)
-
-
 rule corpus:
     output:
         metadata=f"{RESULTS}/corpus/metadata.parquet",

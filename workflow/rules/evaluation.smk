@@ -3,52 +3,6 @@
 # builds that cell's encoder, the random-init encoder and the cell's `none` twin, and nothing else.
 
 
-def ratings_recipes(wildcards):
-    """Every shard's recipes for the simulated listening test; none for real ratings."""
-    if config["ratings"]["source"] == "synthetic":
-        return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
-    return []
-
-
-def ratings_csv(wildcards):
-    """The real ratings table (csv source) as an input, so that editing it reruns the stage."""
-    return [] if config["ratings"]["source"] == "synthetic" else [config["ratings"]["csv"]]
-
-
-def evaluation_embeddings(run):
-    return [f"{RESULTS}/embed/{run}/seed{seed}.parquet" for seed in SEEDS]
-
-
-def regress_embeddings(wildcards):
-    return evaluation_embeddings(wildcards.run)
-
-
-def regress_random_embeddings(wildcards):
-    return evaluation_embeddings("random-init")
-
-
-def regress_none_embeddings(wildcards):
-    """Baseline (c): the `<conditioning>-none` cell of the same conditioning (nothing for that cell itself)."""
-    none_run = f"{parse_run(wildcards.run).conditioning}-none"
-    return [] if none_run == wildcards.run else evaluation_embeddings(none_run)
-
-
-def evaluation_recipes(wildcards):
-    return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
-
-
-def ablation_regress(wildcards):
-    return [f"{RESULTS}/regress/{run}/metrics.json" for run in RUNS]
-
-
-def ablation_tsne(wildcards):
-    return [f"{RESULTS}/tsne/{run}/metrics.json" for run in RUNS]
-
-
-def ablation_pretrain(wildcards):
-    return [f"{RESULTS}/pretrain/{run}/seed{seed}/metrics.json" for run in RUNS for seed in SEEDS]
-
-
 rule ratings:
     input:
         manifest=f"{RESULTS}/manifest/manifest.parquet",

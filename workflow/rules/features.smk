@@ -3,11 +3,6 @@
 # Columns and units: src/mixrep/features/columns.py and docs/features.md.
 
 
-def features_shard_tables(wildcards):
-    """Every shard's features table (known once the manifest checkpoint has run)."""
-    return expand_shards(f"{RESULTS}/features/{{shard}}.parquet")
-
-
 rule features:
     input:
         stems=f"{RESULTS}/stems/{{shard}}/index.parquet",

@@ -2,13 +2,6 @@
 # The shards it writes decide the per-shard fan-out of every later stage (common.smk: get_shards).
 
 
-def manifest_inputs(wildcards):
-    """The corpus metadata for the synthetic source; nothing otherwise (the data root is outside the DAG)."""
-    if config["dataset"]["source"] == "synthetic":
-        return [f"{RESULTS}/corpus/metadata.parquet"]
-    return []
-
-
 checkpoint manifest:
     input:
         manifest_inputs,

@@ -2,38 +2,7 @@
 # style transfer, the unprocessed source, BS.1534-3 anchors) and, once ratings exist, their analysis.
 
 
-def mushra_stems(wildcards):
-    """Every shard's stems index (known once the manifest checkpoint has run)."""
-    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
-
-
-def mushra_recipes(wildcards):
-    """Every shard's degradation recipes."""
-    return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
-
-
-def mushra_results_csv(wildcards):
-    """The webMUSHRA results file named in the config (`mushra.results_csv`)."""
-    return config["mushra"]["results_csv"]
-
-
 MUSHRA_ANALYSIS_KEYS = ("results_csv", "drop_untouched", "bootstrap", "screening")
-
-
-def mushra_package_settings(wildcards):
-    """Settings of the package without the analysis keys, so that adding results does not rebuild the stimuli."""
-    settings = json.loads(get_settings("mushra", "features"))
-    settings["mushra"] = {k: v for k, v in settings["mushra"].items() if k not in MUSHRA_ANALYSIS_KEYS}
-    return json.dumps(settings, sort_keys=True)
-
-
-def mushra_package_dir(wildcards, output):
-    """The package folder: two levels above configs/mixrep.yaml."""
-    return os.path.dirname(os.path.dirname(output.config))
-
-
-def mushra_analysis_dir(wildcards, output):
-    return os.path.dirname(output.summary)
 
 
 rule mushra_package:

@@ -2,11 +2,6 @@
 # docs/pretrain.md describes the model, the objective and every output.
 
 
-def pretrain_mels(wildcards):
-    """Every shard's mel store (known once the manifest checkpoint has run)."""
-    return expand_shards(f"{RESULTS}/mels/{{shard}}.npz")
-
-
 rule mels:
     input:
         index=f"{RESULTS}/stems/{{shard}}/index.parquet",
@@ -39,7 +34,8 @@ rule pretrain:
     output:
         checkpoint=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/encoder.pt",
         log_csv=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/log.csv",
-        plot=report(f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/loss.png", category="Stage 1 pretraining"),
+        plot=report(f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/loss.png", caption="../report/pretrain_loss.rst",
+                    category="Stage 1 pretraining"),
         metrics=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/metrics.json",
     log:
         f"{RESULTS}/logs/pretrain/{{run}}/seed{{seed}}.log",

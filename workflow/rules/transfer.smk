@@ -2,16 +2,6 @@
 # default cell's embedding of the processed source approaches the target's; cross-genre pairs of the test split.
 
 
-def transfer_stems(wildcards):
-    """Every shard's stems index (known once the manifest checkpoint has run)."""
-    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
-
-
-def transfer_out_dir(wildcards, output):
-    """The per-pair folders sit beside summary.csv."""
-    return os.path.dirname(output.summary)
-
-
 rule transfer:
     input:
         manifest=f"{RESULTS}/manifest/manifest.parquet",
