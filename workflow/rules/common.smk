@@ -197,3 +197,18 @@ def mushra_package_dir(wildcards, output):
 
 def mushra_analysis_dir(wildcards, output):
     return os.path.dirname(output.summary)
+
+
+# ---------------------------------------------------------------- separation (input functions of separation.smk)
+def separation_checkpoint(wildcards):
+    """The SCNet weights the separate / eval rules need: configured, trained here, or none (oracle)."""
+    if config["separation"]["method"] != "scnet":
+        return []
+    if config["separation"]["checkpoint"]:
+        return [config["separation"]["checkpoint"]]
+    return [f"{RESULTS}/separation/scnet/checkpoint.th"]
+
+
+def separation_stem_indexes(wildcards):
+    """Index tables of every shard (after the manifest checkpoint has decided the shards)."""
+    return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")

@@ -99,6 +99,11 @@ def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, roo
     base = Path(root) if root is not None else Path.cwd()
     rows: list[VariantRow] = []
     rejected: list[Rejected] = []
+    if "status" in index.columns:  # tracks the separation stage could not separate carry its reason on
+        failed = index[index["status"].astype(str) != "ok"]
+        for track_id, reason in zip(failed["track_id"].astype(str), failed.get("reason", failed["status"]).astype(str)):
+            rejected.append(Rejected(track_id, f"separation failed: {reason}"))
+        index = index[index["status"].astype(str) == "ok"]
     for track_id, stem_dir in sorted(zip(index["track_id"].astype(str), index["stem_dir"].astype(str))):
         path = Path(stem_dir) if Path(stem_dir).is_absolute() else base / stem_dir
         try:

@@ -1,0 +1,78 @@
+# Separation: SCNet (given checkpoint, or trained here on the corpus's train-split stems) or the oracle
+# (true stems). Per shard: stems + index. Evaluation on the test split reads the separated stems of the
+# shards (docs/separation.md).
+
+
+rule train_separator:
+    input:
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        checkpoint=f"{RESULTS}/separation/scnet/checkpoint.th",
+        curve=f"{RESULTS}/separation/scnet/curve.csv",
+        plot=report(f"{RESULTS}/separation/scnet/curve.png", category="Separation"),
+    log:
+        f"{RESULTS}/logs/train_separator/train_separator.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_separator/train_separator.tsv"
+    params:
+        settings=get_settings("separation"),
+        code=get_code_version("separation"),
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep train-separator --manifest {input.manifest:q} --checkpoint {output.checkpoint:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule separate:
+    input:
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+        shards=f"{RESULTS}/manifest/shards.json",
+        checkpoint=separation_checkpoint,
+    output:
+        index=f"{RESULTS}/stems/{{shard}}/index.parquet",
+    log:
+        f"{RESULTS}/logs/separate/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/separate/{{shard}}.tsv"
+    params:
+        settings=get_settings("separation"),
+        code=get_code_version("separation"),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep separate --manifest {input.manifest:q} --shards {input.shards:q} --shard {wildcards.shard}"
+        " --checkpoint {input.checkpoint:q} --out {output.index:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule eval_separation:
+    input:
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+        indexes=separation_stem_indexes,
+    output:
+        json=f"{RESULTS}/separation/eval.json",
+        md=report(f"{RESULTS}/separation/eval.md", category="Separation"),
+    log:
+        f"{RESULTS}/logs/eval_separation/eval_separation.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/eval_separation/eval_separation.tsv"
+    params:
+        settings=get_settings("separation"),
+        code=get_code_version("separation"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep eval-separation --manifest {input.manifest:q} --stems-index {input.indexes:q}"
+        " --out-json {output.json:q} --out-md {output.md:q} --settings {params.settings:q} > {log:q} 2>&1"
