@@ -101,3 +101,23 @@ def test_rerun_does_nothing_and_a_deleted_shard_rebuilds_alone(tiny_run):
     assert counts.get("features") == "1", output_of(plan)
     for upstream in ("corpus", "manifest", "separate", "degrade", "train_separator"):
         assert upstream not in counts, output_of(plan)
+
+
+@pytest.mark.slow
+def test_recipes_and_features_identical_with_one_or_two_cores(tmp_path, tool_env):
+    """Same config, --cores 1 vs --cores 2: byte-identical recipes and feature tables (oracle stems: no training)."""
+    oracle = tmp_path / "oracle.yaml"
+    oracle.write_text("separation:\n  method: oracle\n")
+    tables = {}
+    for cores in (1, 2):
+        workdir = tmp_path / f"cores{cores}"
+        result = snakemake(["--cores", str(cores), "--configfile", str(TINY), str(oracle), "--",
+                            "results/features.parquet"], workdir, tool_env, timeout=900)
+        assert result.returncode == 0, output_of(result)[-4000:]
+        results = workdir / "results"
+        tables[cores] = {p.relative_to(results): p.read_bytes()
+                         for p in sorted(results.glob("variants/*/recipes.parquet"))
+                         + sorted(results.glob("features/*.parquet")) + [results / "features.parquet"]}
+    assert tables[1].keys() == tables[2].keys() and len(tables[1]) >= 5
+    for name in tables[1]:
+        assert tables[1][name] == tables[2][name], name

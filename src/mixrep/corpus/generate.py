@@ -12,6 +12,7 @@ import logging
 import shutil
 import time
 import zlib
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,7 +226,9 @@ def generate_corpus(out_dir: str | Path, config: CorpusConfig, seed: int, jobs: 
     work = [_Job(spec, config, tracks_dir) for spec in specs]
     start = time.perf_counter()
     records, failures = [], {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work))) if jobs > 1 else _Serial() as pool:
+    # spawn, not fork: a forked child of a process whose FluidSynth/torch threads hold a lock deadlocks
+    pool_context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=pool_context) if jobs > 1 else _Serial() as pool:
         for track_id, record, error, seconds in pool.map(_run_job, work):  # in order, as they finish
             if error is None:
                 records.append(record)

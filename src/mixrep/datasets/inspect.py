@@ -11,6 +11,7 @@ not done here, only recorded in `notes`.
 from __future__ import annotations
 
 import math
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -131,6 +132,7 @@ def inspect_all(candidates: Sequence[Candidate], options: InspectOptions, jobs: 
     if jobs <= 1 or len(pending) <= 1:
         return [check(c) for c in candidates]
     chunksize = max(1, len(pending) // (jobs * 8))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spawn, not fork: forking a process that already runs library threads can deadlock the child
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         decoded: Iterator[ManifestRow] = iter(list(pool.map(check, pending, chunksize=chunksize)))
     return [next(decoded) if c.reason is None else check(c) for c in candidates]
