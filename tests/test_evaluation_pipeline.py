@@ -143,12 +143,15 @@ def test_ablation_summary_reads_cells_defensively(workspace, tmp_path) -> None:
     assert ablation_main(argv) == 0
     table = pd.read_csv(out / "summary.csv")
     assert table["run"].tolist() == ["film-all", "film-none", "prepend-all"]
-    assert table.loc[table["best"], "run"].tolist() == ["film-all"]
+    # both built cells carry the planted signal, so which wins is a near tie (it moved with the torch thread
+    # count): the property is that exactly the cell with the highest R² is marked, and unbuilt cells never are
+    best = table.loc[table["r2"].idxmax(), "run"]
+    assert best in ("film-all", "film-none") and table.loc[table["best"], "run"].tolist() == [best]
     assert table.loc[0, "retrieval_accuracy"] == pytest.approx(0.8)
     assert table.loc[0, "retrieval_key"] == "retrieval.trained.test.top1"
     assert "missing" in table.loc[2, "notes"]  # prepend-all was never built: listed, not a crash
     markdown = (out / "summary.md").read_text()
-    assert "1 seed(s) per cell" in markdown and "SIMULATED" in markdown and "**film-all**" in markdown
+    assert "1 seed(s) per cell" in markdown and "SIMULATED" in markdown and f"**{best}**" in markdown
     assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
 
 
