@@ -30,6 +30,7 @@ fault acts on quiet and loud stems alike; the degrade rule resolves them once to
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Mapping
 
@@ -57,14 +58,15 @@ def _pedalboard(plugin: pedalboard.Plugin, audio: np.ndarray, sample_rate: int) 
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(ABC):
     """Base class: `name` is the recipe's `effect` field, `family` the feature family it disturbs."""
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
 
+    @abstractmethod
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        raise NotImplementedError
+        """The fault applied to (channels, samples) float32 audio; every concrete fault defines it."""
 
     def params(self) -> dict[str, Any]:
         return {key: (float(v) if isinstance(v, (float, np.floating)) else v) for key, v in asdict(self).items()}
