@@ -119,3 +119,17 @@ def test_same_audio_gives_identical_bytes(tmp_path):
     first = audio.write_audio(tmp_path / "a.wav", x).read_bytes()
     time.sleep(1.1)  # a PEAK chunk would carry the write time
     assert audio.write_audio(tmp_path / "b.wav", x).read_bytes() == first
+
+
+def test_device_auto_falls_back_to_cpu_and_explicit_cuda_needs_cuda(monkeypatch):
+    import torch
+
+    from mixrep.devices import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")

@@ -18,7 +18,7 @@ import torch
 from mixrep.model.checkpoint import EncoderCheckpoint, load_checkpoint
 from mixrep.model.encoder import MixEncoder
 from mixrep.model.frontend import MelConfig, MelFrontend
-from mixrep.pretrain.config import resolve_device
+from mixrep.devices import resolve_device
 from mixrep.pretrain.data import FeatureStats, window_starts
 from mixrep.pretrain.embed import autocast
 

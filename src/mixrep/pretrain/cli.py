@@ -87,7 +87,8 @@ def _split_counts(items) -> dict[str, int]:
 # ---------------------------------------------------------------- pretrain
 def pretrain_main(argv: list[str] | None = None) -> int:
     """Contrastive pretraining of one ablation cell: encoder.pt, log.csv, loss.png, metrics.json."""
-    from mixrep.pretrain.config import PretrainSettings, build_model, resolve_device
+    from mixrep.devices import resolve_device
+    from mixrep.pretrain.config import PretrainSettings, build_model
     from mixrep.pretrain.plots import plot_loss
     from mixrep.pretrain.retrieval import retrieval_top1
     from mixrep.pretrain.train import RESUME_NAME, save_encoder, train_encoder
@@ -172,7 +173,8 @@ def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:
 def embed_main(argv: list[str] | None = None) -> int:
     """Embeddings of every track × variant: a trained cell (--checkpoint) or a random-init encoder (--random-init)."""
     from mixrep.model.checkpoint import load_checkpoint
-    from mixrep.pretrain.config import PretrainSettings, build_model, resolve_device
+    from mixrep.devices import resolve_device
+    from mixrep.pretrain.config import PretrainSettings, build_model
     from mixrep.pretrain.data import prepare_items
     from mixrep.pretrain.embed import embed_items, write_embeddings
     from mixrep.pretrain.train import input_stats

@@ -85,13 +85,3 @@ def build_model(run: str, settings: PretrainSettings, family_dims: Mapping[str, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return MixEncoder(settings.encoder_config(spec.conditioning), dims)
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for but CUDA is not available")
-    return device

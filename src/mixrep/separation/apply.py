@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mixrep.devices import resolve_device
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 ChunkFn = Callable[[torch.Tensor], torch.Tensor]  # (B, C, segment) -> (B, S, C, segment)
@@ -54,13 +55,6 @@ class ApplySettings:
         data = dict(data or {})
         data.setdefault("seed", seed)
         return cls(**data)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; anything else is passed to torch.device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def triangular_weight(segment: int, power: float = 1.0) -> torch.Tensor:
