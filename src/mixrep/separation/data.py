@@ -6,7 +6,10 @@ memory whole and a larger corpus costs disk reads, not RAM. Augmentation follows
 - remix: every source of an example comes from an independently drawn track and offset, so mixtures are
   new combinations (the official Remix shuffles sources between the examples of a batch group);
 - random gain per source, uniform in [gain_min, gain_max] (official Scale: 0.25 .. 1.25);
-- random left/right swap and sign flip per source (official FlipChannels / FlipSign).
+- random left/right swap and sign flip per source (official FlipChannels / FlipSign);
+- `active_only`: with remix, each source is drawn from the tracks where that source is active (not silent
+  against the track's mixture). A corpus where a third of the tracks have no vocals would otherwise teach
+  "vocals = silence" a third of the time; the silent tracks still train the other sources.
 The mixture of a training example is the sum of its (augmented) sources, as in the official solver.
 """
 
@@ -31,6 +34,7 @@ class StemTrack:
     files: tuple[Path, ...]
     frames: int
     scale: float = 1.0  # std of the track's mono mixture; segments are divided by it
+    active: tuple[bool, ...] = ()  # per source (file order): not silent against the mixture; () = all active
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Augment:
     gain_max: float = 1.25
     flip_channels: bool = True
     flip_sign: bool = True
+    active_only: bool = True
 
 
 def split_rows(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -104,6 +109,13 @@ class SegmentSampler:
         self.segment = segment_frames
         self.augment = augment
         self.rng = np.random.default_rng(seed)
+        num_sources = len(tracks[0].files)
+        everyone = list(range(len(tracks)))
+        # per source, the tracks it may be drawn from (all of them when none is marked active)
+        self.pools = []
+        for index in range(num_sources):
+            pool = [k for k, t in enumerate(tracks) if not t.active or t.active[index]]
+            self.pools.append(pool if (augment.active_only and pool) else everyone)
 
     def _offset(self, track: StemTrack) -> int:
         return int(self.rng.integers(0, max(1, track.frames - self.segment + 1)))
@@ -115,7 +127,8 @@ class SegmentSampler:
         shared_offset = self._offset(shared)
         for index in range(num_sources):
             if self.augment.remix:
-                track = self.tracks[int(self.rng.integers(len(self.tracks)))]
+                pool = self.pools[index]
+                track = self.tracks[pool[int(self.rng.integers(len(pool)))]]
                 offset = self._offset(track)
             else:
                 track, offset = shared, shared_offset

@@ -26,7 +26,7 @@ from mixrep.audio import load_audio, read_stems
 from mixrep.separation.apply import ApplySettings, separate_track
 from mixrep.separation.checkpoint import save_checkpoint
 from mixrep.separation.data import Augment, SegmentSampler, StemTrack, index_stems, read_segment, split_rows
-from mixrep.separation.evaluate import silent_stems
+from mixrep.separation.evaluate import SILENT_DB, silent_stems
 from mixrep.separation.metrics import sdr
 from mixrep.separation.scnet import SCNet
 from mixrep.stems import SAMPLE_RATE, STEMS
@@ -92,11 +92,15 @@ def waveform_loss(kind: str, estimate: torch.Tensor, target: torch.Tensor, model
     return (spec_est - spec_ref).pow(2).reshape(shape).mean(-1).sqrt().mean()
 
 
-def track_scale(track: StemTrack) -> float:
-    """Std of the mono downmix of the stem sum: training examples are scaled like the inference input."""
-    mix = sum(read_segment(path, 0, track.frames) for path in track.files)
+def track_stats(track: StemTrack) -> StemTrack:
+    """The track with its scale (std of the mono downmix of the stem sum: training examples are scaled like
+    the inference input) and which sources are active (energy above SILENT_DB against the stem sum)."""
+    stems = [read_segment(path, 0, track.frames).astype(np.float64) for path in track.files]
+    mix = sum(stems)
     std = float(np.mean(mix, axis=0).std())
-    return std if std > 0 else 1.0
+    mix_energy = float(np.sum(mix ** 2)) + 1e-12
+    active = tuple(bool(10 * np.log10((float(np.sum(s ** 2)) + 1e-20) / mix_energy) > SILENT_DB) for s in stems)
+    return replace(track, scale=std if std > 0 else 1.0, active=active)
 
 
 def load_val_tracks(manifest: pd.DataFrame, max_tracks: int, seconds: float) -> list[ValTrack]:
@@ -147,11 +151,13 @@ def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainCon
     if not val_tracks:
         raise ValueError("the manifest has no val-split track with stems: the best checkpoint needs one")
     # every track scaled by its mixture's std, as the published data loader and the inference do
-    tracks = [replace(track, scale=track_scale(track)) for track in tracks]
+    tracks = [track_stats(track) for track in tracks]
     sampler = SegmentSampler(tracks, int(config.segment_s * SAMPLE_RATE), config.augment, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     log.info("training on %d tracks (%d rejected), validating on %d; %d parameters",
              len(tracks), len(rejected), len(val_tracks), sum(p.numel() for p in model.parameters()))
+    log.info("active sources over the training tracks: %s", ", ".join(
+        f"{name} {sum(t.active[i] for t in tracks)}" for i, name in enumerate(model.sources)))
 
     curve: list[dict] = []
     best_sdr, best_step, best_state = -np.inf, 0, None
@@ -185,7 +191,8 @@ def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainCon
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     info = {"best_step": best_step, "best_val_sdr": best_sdr, "seed": seed, "train": _plain(asdict(config)),
-            "train_tracks": len(tracks), "val_tracks": [t.track_id for t in val_tracks],
+            "train_tracks": len(tracks),
+            "active_tracks": {name: sum(t.active[i] for t in tracks) for i, name in enumerate(model.sources)}, "val_tracks": [t.track_id for t in val_tracks],
             "rejected": [(r.track_id, r.reason) for r in rejected]}
     checkpoint = save_checkpoint(out_dir / "checkpoint.th", model, model_kwargs, info)
     write_curve(curve, out_dir / "curve.csv", out_dir / "curve.png")
