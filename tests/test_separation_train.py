@@ -88,6 +88,9 @@ def test_train_separate_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result["summary"]["oracle"]["sdr"]["mean_all"] > 60  # exact stems: 10 log10(1 + E / 1e-7)
     assert set(result["summary"]) == {"separated", "oracle", "baseline"}
     assert "| baseline (mixture / 4) | sdr |" in Path("results/separation/eval.md").read_text()
+    margin = result["margin_over_baseline"]["bass"]
+    assert margin["tracks"] == 2 and margin["ci95"][0] <= margin["mean"] <= margin["ci95"][1]
+    assert "Margin over the baseline" in Path("results/separation/eval.md").read_text()
 
 
 def test_oracle_shard_lists_failures_and_keeps_going(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
