@@ -10,6 +10,7 @@ Ratios: real-time factor (wall / audio seconds), memory against the same model a
 Weights are random: speed and memory do not depend on their values.
 
     python benchmarks/separation.py                    # 1, 5, 10 minutes (long on a small CPU)
+    python benchmarks/separation.py --cap small:1      # the published small model on 1 minute only
     python benchmarks/separation.py --minutes 0.25 0.5 1 --threads 2
 """
 
@@ -59,7 +60,16 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 5.0, 10.0])
     parser.add_argument("--presets", nargs="+", default=["cpu", "small"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cap", nargs="*", default=[], metavar="PRESET:MINUTES",
+                        help="run PRESET only on lengths up to MINUTES (a slow model on a small CPU)")
     args = parser.parse_args()
+    caps = {}
+    for item in args.cap:
+        preset, _, minutes = item.partition(":")
+        try:
+            caps[preset] = float(minutes)
+        except ValueError:
+            parser.error(f"--cap {item!r}: expected PRESET:MINUTES, e.g. small:1")
 
     rows = []
     shortest = min(args.minutes)
@@ -67,6 +77,8 @@ def main() -> int:
         reference = measure(preset, shortest, args.threads, "unchunked")
         rows.append((preset, "unchunked", shortest, reference))
         for minutes in args.minutes:
+            if minutes > caps.get(preset, float("inf")):
+                continue
             rows.append((preset, "chunked", minutes, measure(preset, minutes, args.threads, "chunked")))
 
     print(f"SCNet inference on CPU, {args.threads} threads, torch {torch.__version__}; peak = ru_maxrss of a "
