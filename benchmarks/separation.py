@@ -6,7 +6,7 @@ Rows: mixrep's CPU default model and the published small model, separated with t
 `mixrep.separation.apply` (config defaults: 11 s chunks, overlap 0.25, 2 chunks per batch), plus the
 straightforward reference: one unchunked forward pass over the whole input (shortest length only).
 Ratios: real-time factor (wall / audio seconds), memory against the same model at the shortest length
-(bounded inference: grows only by the output buffer, ~35 MB per audio minute) and against the unchunked pass.
+(bounded inference: grows only by whole-track buffers, ~180 MB per audio minute measured) and against the unchunked pass.
 Weights are random: speed and memory do not depend on their values.
 
     python benchmarks/separation.py                    # 1, 5, 10 minutes (long on a small CPU)
