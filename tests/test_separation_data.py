@@ -97,3 +97,23 @@ def test_tracks_without_stems_are_rejected_with_reason(tmp_path: Path) -> None:
     assert tracks == []
     assert "stems_dir is null" in rejected[0].reason
     assert "bass.wav" in rejected[1].reason
+
+
+def test_track_stats_marks_silent_sources_and_sampler_skips_them(tmp_path: Path) -> None:
+    from mixrep.separation.train import track_stats
+
+    corpus = make_corpus(tmp_path, {"train": 2}, seconds=0.5)
+    frame = corpus["frame"]
+    quiet_dir = Path(frame.loc[0, "stems_dir"])
+    write_audio(quiet_dir / "vocals.wav", np.zeros((2, int(0.5 * SR)), dtype=np.float32))
+    tracks, _ = index_stems(frame, "train")
+    tracks = [track_stats(track) for track in tracks]
+    order = ("drums", "bass", "other", "vocals")  # SCNet order, as index_stems reads the files
+    assert tracks[0].active == (True, True, True, False)
+    assert tracks[1].active == (True, True, True, True)
+    assert tracks[0].scale > 0
+    sampler = SegmentSampler(tracks, 1000, Augment(), seed=0)
+    assert sampler.pools[order.index("vocals")] == [1]  # vocals only from the track that has them
+    assert sampler.pools[order.index("bass")] == [0, 1]
+    everyone = SegmentSampler(tracks, 1000, Augment(active_only=False), seed=0)
+    assert everyone.pools[order.index("vocals")] == [0, 1]

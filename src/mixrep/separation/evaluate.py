@@ -82,9 +82,7 @@ def evaluate(manifest: pd.DataFrame, stems_index: pd.DataFrame, split: str = "te
 
 def leakage_db(estimate: np.ndarray, mixture: np.ndarray) -> tuple[float, ...]:
     """Per stem: the estimate's energy against the mixture's, dB (what a separator puts in a silent stem)."""
-    mix_energy = float(np.sum(mixture.astype(np.float64) ** 2)) + 1e-12
-    return tuple(float(10 * np.log10((float(np.sum(e.astype(np.float64) ** 2)) + 1e-20) / mix_energy))
-                 for e in estimate)
+    return tuple(level_db(stem, mixture) for stem in estimate)
 
 
 def silent_leakage(leakage: list[TrackScore], silent: dict[str, list[str]]) -> dict:
@@ -118,13 +116,18 @@ def margins(result: dict, metric: str = "sdr", seed: int = 0) -> dict[str, dict]
     return out
 
 
+def level_db(signal: np.ndarray, reference: np.ndarray) -> float:
+    """Energy of `signal` against `reference`'s, dB (float64 sums; exact silence gives about -200 dB)."""
+    energy = float(np.sum(np.asarray(signal, dtype=np.float64) ** 2))
+    reference_energy = float(np.sum(np.asarray(reference, dtype=np.float64) ** 2))
+    return float(10 * np.log10((energy + 1e-20) / (reference_energy + 1e-12)))
+
+
 def silent_stems(truth: np.ndarray, mixture: np.ndarray, threshold_db: float = SILENT_DB) -> list[str]:
     """Stems whose energy is `threshold_db` or more below the mixture's: SDR is not meaningful there
     (any estimate but exact silence scores far below 0 dB), so they are counted and also left out of
     the `mean_active` figures."""
-    mix_energy = float(np.sum(mixture.astype(np.float64) ** 2)) + 1e-12
-    return [name for name, stem in zip(STEMS, truth)
-            if 10 * np.log10((float(np.sum(stem.astype(np.float64) ** 2)) + 1e-20) / mix_energy) <= threshold_db]
+    return [name for name, stem in zip(STEMS, truth) if level_db(stem, mixture) <= threshold_db]
 
 
 def summarise(scores: list[TrackScore], skipped: list[dict], methods: list[str], split: str,

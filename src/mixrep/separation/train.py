@@ -26,7 +26,7 @@ from mixrep.audio import load_audio, read_stems
 from mixrep.separation.apply import ApplySettings, separate_track
 from mixrep.separation.checkpoint import save_checkpoint
 from mixrep.separation.data import Augment, SegmentSampler, StemTrack, index_stems, read_segment, split_rows
-from mixrep.separation.evaluate import SILENT_DB, silent_stems
+from mixrep.separation.evaluate import SILENT_DB, level_db, silent_stems
 from mixrep.separation.metrics import sdr
 from mixrep.separation.scnet import SCNet
 from mixrep.stems import SAMPLE_RATE, STEMS
@@ -98,8 +98,7 @@ def track_stats(track: StemTrack) -> StemTrack:
     stems = [read_segment(path, 0, track.frames).astype(np.float64) for path in track.files]
     mix = sum(stems)
     std = float(np.mean(mix, axis=0).std())
-    mix_energy = float(np.sum(mix ** 2)) + 1e-12
-    active = tuple(bool(10 * np.log10((float(np.sum(s ** 2)) + 1e-20) / mix_energy) > SILENT_DB) for s in stems)
+    active = tuple(level_db(stem, mix) > SILENT_DB for stem in stems)
     return replace(track, scale=std if std > 0 else 1.0, active=active)
 
 
