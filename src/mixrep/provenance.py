@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
-_SHARED = ("__init__.py", "audio.py", "stems.py", "settings.py", "devices.py")
+_SHARED = ("__init__.py", "audio.py", "stems.py", "settings.py", "devices.py", "torchfiles.py")
 
 
 def code_version(*parts: str) -> str:

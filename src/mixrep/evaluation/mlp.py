@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mixrep.torchfiles import load_tagged
+
 CHECKPOINT_FORMAT = "mixrep.regressor/1"
 
 
@@ -175,14 +177,6 @@ class QualityRegressor:
 
 def load_regressor(path: str | Path) -> QualityRegressor:
     """Rebuild a `QualityRegressor` from `regressor.pt` (no config needed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"regressor checkpoint {path} does not exist")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt file
-        raise ValueError(f"{path}: not a readable regressor checkpoint ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint")
+    data = load_tagged(path, CHECKPOINT_FORMAT, "mixrep regressor checkpoint")
     members = {int(m["seed"]): Member.from_dict(m) for m in data["members"]}
     return QualityRegressor(members=members, default_seed=int(data["default_seed"]), info=dict(data["info"]))

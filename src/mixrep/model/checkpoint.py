@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from mixrep.torchfiles import load_tagged
+
 FORMAT = "mixrep-encoder/1"
 _ALLOWED_PREFIX = "mixrep.model."
 
@@ -66,15 +68,7 @@ def _resolve(class_name: str) -> type[nn.Module]:
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, EncoderCheckpoint]:
     """Rebuild the model described by `path`, in eval mode on `device`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: encoder checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a damaged file
-        raise ValueError(f"{path}: not a readable torch checkpoint ({error})") from error
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a mixrep encoder checkpoint (expected format {FORMAT!r})")
+    payload = load_tagged(path, FORMAT, "mixrep encoder checkpoint")
     state = payload.pop("state_dict")
     payload.pop("format")
     meta = EncoderCheckpoint(**payload)

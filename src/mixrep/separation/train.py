@@ -155,8 +155,8 @@ def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainCon
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     log.info("training on %d tracks (%d rejected), validating on %d; %d parameters",
              len(tracks), len(rejected), len(val_tracks), sum(p.numel() for p in model.parameters()))
-    log.info("active sources over the training tracks: %s", ", ".join(
-        f"{name} {sum(t.active[i] for t in tracks)}" for i, name in enumerate(model.sources)))
+    active_tracks = {name: sum(t.active[i] for t in tracks) for i, name in enumerate(model.sources)}
+    log.info("active sources over the training tracks: %s", active_tracks)
 
     curve: list[dict] = []
     best_sdr, best_step, best_state = -np.inf, 0, None
@@ -190,8 +190,7 @@ def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainCon
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     info = {"best_step": best_step, "best_val_sdr": best_sdr, "seed": seed, "train": _plain(asdict(config)),
-            "train_tracks": len(tracks),
-            "active_tracks": {name: sum(t.active[i] for t in tracks) for i, name in enumerate(model.sources)}, "val_tracks": [t.track_id for t in val_tracks],
+            "train_tracks": len(tracks), "active_tracks": active_tracks, "val_tracks": [t.track_id for t in val_tracks],
             "rejected": [(r.track_id, r.reason) for r in rejected]}
     checkpoint = save_checkpoint(out_dir / "checkpoint.th", model, model_kwargs, info)
     write_curve(curve, out_dir / "curve.csv", out_dir / "curve.png")
