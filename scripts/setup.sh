@@ -5,10 +5,14 @@ set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
 
-# --- system packages: FluidSynth + the GM soundfont render the synthetic corpus.
+# --- system packages: FluidSynth + the GM soundfont render the synthetic corpus; ffmpeg is needed by
+# museval's import (BSS Eval v4, beside our own SDR); Node.js + npm run webMUSHRA's own YAML parser in the tests.
 need=()
 command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${need[*]}"
@@ -43,3 +47,8 @@ fi
 "$venv/bin/python" -m pip install --quiet -r requirements.lock
 "$venv/bin/python" -m pip install --quiet --no-deps -e .
 "$venv/bin/python" -c 'import mixrep, torch, torchaudio; print(f"setup: mixrep {mixrep.__version__}, torch {torch.__version__}, cuda available: {torch.cuda.is_available()}")'
+
+# --- JavaScript the tests run against (webMUSHRA's YAML parser), pinned by tests/js/package-lock.json
+if [ ! -d tests/js/node_modules/yamljs ]; then
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
+fi

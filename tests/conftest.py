@@ -1,4 +1,4 @@
-"""Shared fixtures: where the repository, the shared reference data and the venv's tools are."""
+"""Shared fixtures: where the repository, its reference data and the venv's tools are."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_ROOT.parent / "shared"
+REFERENCE_DIR = REPO_ROOT / "tests" / "reference"
 
 
 @pytest.fixture(scope="session")
@@ -18,11 +18,9 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """../shared beside the checkout (DESIGN.md and the SCNet reference data)."""
-    if not SHARED_DIR.exists():
-        pytest.fail(f"{SHARED_DIR} is missing: the reference data must sit beside the checkout")
-    return SHARED_DIR
+def reference_dir() -> Path:
+    """tests/reference: SCNet state-dict layouts and the tiny golden forward of the official code."""
+    return REFERENCE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,8 @@ def test_plain_state_dict(tiny: SCNet, tmp_path: Path) -> None:
     assert loaded.layout == "state_dict" and same_weights(loaded.model, tiny)
 
 
-def test_golden_checkpoint_loads_in_published_layout(shared_dir: Path, tmp_path: Path) -> None:
-    golden = torch.load(shared_dir / "reference" / "scnet_tiny_golden.pt", map_location="cpu", weights_only=True)
+def test_golden_checkpoint_loads_in_published_layout(reference_dir: Path, tmp_path: Path) -> None:
+    golden = torch.load(reference_dir / "scnet_tiny_golden.pt", map_location="cpu", weights_only=True)
     path = tmp_path / "golden.th"
     torch.save({"best_state": golden["best_state"]}, path)
     loaded = load_separator(path, golden["config"])

@@ -19,8 +19,8 @@ def reference_layout(path: Path) -> dict[str, tuple[int, ...]]:
 
 
 @pytest.mark.parametrize("preset,kwargs", [("small", SMALL_KWARGS), ("large", LARGE_KWARGS)])
-def test_state_dict_equals_published(preset: str, kwargs: dict, shared_dir: Path) -> None:
-    expected = reference_layout(shared_dir / "reference" / f"scnet_{preset}_state_dict.tsv")
+def test_state_dict_equals_published(preset: str, kwargs: dict, reference_dir: Path) -> None:
+    expected = reference_layout(reference_dir / f"scnet_{preset}_state_dict.tsv")
     with torch.device("meta"):
         model = SCNet(**kwargs)
     ours = {name: tuple(value.shape) for name, value in model.state_dict().items()}
@@ -30,8 +30,8 @@ def test_state_dict_equals_published(preset: str, kwargs: dict, shared_dir: Path
     assert sum(p.numel() for p in model.parameters()) == PARAMETERS[preset]
 
 
-def test_golden_forward(shared_dir: Path) -> None:
-    golden = torch.load(shared_dir / "reference" / "scnet_tiny_golden.pt", map_location="cpu", weights_only=True)
+def test_golden_forward(reference_dir: Path) -> None:
+    golden = torch.load(reference_dir / "scnet_tiny_golden.pt", map_location="cpu", weights_only=True)
     model = SCNet(**golden["config"])
     model.load_state_dict(golden["best_state"], strict=True)
     model.eval()

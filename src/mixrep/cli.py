@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
+
+from mixrep.errors import one_line
 
 # command -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -35,13 +38,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: mixrep <command> [options]   (mixrep <command> --help for its options)", "", "commands:"]
+    lines = ["usage: mixrep [--debug] <command> [options]   (mixrep <command> --help for its options)",
+             "", "Bad input ends in one line `mixrep <command>: <file>: <problem>` and exit 2;",
+             "--debug also prints the traceback.", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -55,8 +62,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mixrep: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name, function_name, _ = COMMANDS[name]
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(rest) or 0)
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+        return int(function(rest) or 0)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):  # argparse's --help (0) and usage errors (2)
+            return 0 if exc.code is None else exc.code
+        return _report(name, exc, debug)
+    except BaseException as exc:  # the one place that turns any escape into one line
+        return _report(name, exc, debug)
+
+
+def _report(command: str, exc: BaseException, debug: bool) -> int:
+    message, code = one_line(command, exc)
+    if debug:
+        traceback.print_exception(exc)
+    print(message, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from mixrep.errors import InputError
+
 
 def load_settings(value: str | None) -> dict[str, Any]:
     """Parse `--settings`: a JSON object, or a path to a JSON/YAML file holding one."""
@@ -22,13 +24,18 @@ def load_settings(value: str | None) -> dict[str, Any]:
     if not text.startswith("{"):
         path = Path(text)
         if not path.exists():
-            raise SystemExit(f"--settings: {text!r} is neither a JSON object nor an existing file")
-        text = path.read_text()
-        data = yaml.safe_load(text)
+            raise InputError("--settings", f"{text!r} is neither a JSON object nor an existing file")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise InputError(path, f"cannot read the settings ({' '.join(str(exc).split())})") from None
     else:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError("--settings", f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise SystemExit("--settings must hold a mapping of config sections")
+        raise InputError("--settings", "must hold a mapping of config sections")
     return data
 
 
