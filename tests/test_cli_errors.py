@@ -46,8 +46,10 @@ def test_argparse_exit_codes_pass_through(capsys):
     assert cli.main(["manifest", "--no-such-option"]) == 2
 
 
-@pytest.mark.parametrize("argv", [["separate", "--settings", "{bad json"]])
-def test_bad_settings_json_is_one_line(argv, capsys):
+def test_bad_settings_json_is_one_line(tmp_path, capsys):
+    argv = ["separate", "--manifest", "m.parquet", "--shards", "s.json", "--shard", "shard-000",
+            "--out", str(tmp_path), "--settings", "{bad json"]
     code = cli.main(argv)
     err = capsys.readouterr().err.strip().splitlines()
-    assert code != 0 and len(err) == 1 and err[0].startswith("mixrep separate:"), err
+    assert code == EXIT_BAD_INPUT and len(err) == 1, err
+    assert err[0].startswith("mixrep separate: --settings: not valid JSON"), err
