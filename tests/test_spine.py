@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+
+from mixrep.errors import InputError
 import soundfile as sf
 
 from mixrep import audio, cli, provenance, runs, settings, stems
@@ -70,8 +72,10 @@ def test_settings_parse_json_and_file(tmp_path):
     assert settings.load_settings('{"seed": 3}') == {"seed": 3}
     (tmp_path / "s.yaml").write_text("seed: 4\n")
     assert settings.load_settings(str(tmp_path / "s.yaml")) == {"seed": 4}
-    with pytest.raises(SystemExit):
+    with pytest.raises(InputError, match="missing.yaml"):
         settings.load_settings(str(tmp_path / "missing.yaml"))
+    with pytest.raises(InputError, match="not valid JSON"):
+        settings.load_settings("{seed: 4")
     out = settings.write_json(tmp_path / "o.json", {"b": np.float32(1.5), "a": np.arange(2)})
     assert json.loads(out.read_text()) == {"a": [0, 1], "b": 1.5}
 
