@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
-from mixrep.errors import InputError
 import soundfile as sf
 
 from mixrep import audio, cli, provenance, runs, settings, stems
+from mixrep.errors import InputError
 
 
 def test_stem_order_round_trip_through_scnet_order():
