@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from mixrep.audio import load_audio, read_audio, write_audio
+from mixrep.mushra import webyaml
 from mixrep.mushra.anchors import ANCHORS_HZ, make_anchor
 from mixrep.stems import SAMPLE_RATE, track_dirname
 from mixrep.transfer.chain import loudness_lufs
@@ -227,7 +227,7 @@ def write_package(out_dir: str | Path, pages: list[dict[str, Any]], records: lis
     out_dir = Path(out_dir)
     config_path = out_dir / "configs" / CONFIG_NAME
     config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(yaml.safe_dump(experiment_config(pages, settings), sort_keys=False, width=100))
+    config_path.write_text(webyaml.dumps(experiment_config(pages, settings)), encoding="utf-8")
     pd.DataFrame(records).to_parquet(out_dir / "stimuli.parquet", index=False)
     (out_dir / "README.md").write_text(README.format(test_id=settings.test_id, config=CONFIG_NAME))
     return config_path
