@@ -31,9 +31,16 @@ class ItoSettings:
         popsize: candidates per generation (rendered and embedded as one batch).
         sigma0: initial step size in the normalised [0, 1] space.
         iterations: maximum generations.
-        patience: stop after this many generations without improving the best by `min_delta`.
+        patience: stop after this many consecutive generations whose best fails to improve on the best so far
+            by at least `min_delta` (ST-ITO's rule: `min(fvals) - best > -0.01` counts, stop when the count
+            exceeds 10, i.e. patience 11, min_delta 0.01).
         min_delta: improvement that resets the patience counter.
         seed: seed of CMA-ES's sampler (cma treats 0 as "from the clock", so seed + 1 is passed).
+        start: "neutral" = the identity chain (`x0` as given); "center" = every coordinate at 0.5, as ST-ITO.
+        evaluate_start: evaluate the start point first (generation 0), so the result is never worse than it;
+            ST-ITO does not (its budget is popsize x iterations exactly).
+        cma_stop: also end when one of cma's own termination criteria fires (tolx, tolflatfitness, ...);
+            ST-ITO's loop never consults `es.stop()`, so its preset sets False.
     """
 
     popsize: int = 12
@@ -42,6 +49,13 @@ class ItoSettings:
     patience: int = 8
     min_delta: float = 1e-4
     seed: int = 0
+    start: str = "neutral"
+    evaluate_start: bool = True
+    cma_stop: bool = True
+
+    def __post_init__(self) -> None:
+        if self.start not in ("neutral", "center"):
+            raise ValueError(f"start must be 'neutral' or 'center', got {self.start!r}")
 
 
 @dataclass
@@ -62,7 +76,7 @@ class ItoResult:
 
     x: np.ndarray
     objective: float
-    initial_objective: float
+    initial_objective: float | None  # None when the start point was not evaluated (ST-ITO)
     curve: list[CurvePoint] = field(default_factory=list)
     stop_reason: str = ""
 
@@ -70,7 +84,8 @@ class ItoResult:
 def cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, settings: ItoSettings) -> ItoResult:
     """Minimise a batched objective (P, dim) -> (P,) over [0, 1]^dim with CMA-ES, from x0.
 
-    The start point is evaluated first (generation 0) so that the result is never worse than no processing.
+    With `settings.evaluate_start` the start point is evaluated first (generation 0), so the result is never
+    worse than it; `settings.start == "center"` replaces x0 by 0.5 everywhere (ST-ITO).
     cma seeds numpy's global generator; its state is restored afterwards so callers see no side effect.
     """
     state = np.random.get_state()
@@ -82,9 +97,15 @@ def cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, setting
 
 def _cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, settings: ItoSettings) -> ItoResult:
     x0 = np.clip(np.asarray(x0, dtype=np.float64), 0.0, 1.0)
-    f0 = float(np.asarray(objective(x0[None, :]))[0])
+    if settings.start == "center":
+        x0 = np.full_like(x0, 0.5)
+    if settings.evaluate_start or x0.size == 0:
+        f0 = float(np.asarray(objective(x0[None, :]))[0])
+        evaluations = 1
+    else:
+        f0, evaluations = float("inf"), 0
     best_x, best_f = x0.copy(), f0
-    curve = [CurvePoint(0, 1, f0, f0, f0, settings.sigma0)]
+    curve = [CurvePoint(0, evaluations, f0, f0, f0, settings.sigma0)] if evaluations else []
     if x0.size == 0:
         return ItoResult(best_x, best_f, f0, curve, "nothing to optimise")
     if x0.size == 1:  # cma needs >= 2 dimensions; pad with a second coordinate the objective ignores
@@ -96,7 +117,7 @@ def _cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, settin
                "maxiter": settings.iterations, "verbose": -9, "verb_log": 0, "verb_disp": 0,
                "tolfun": 0.0, "tolx": 1e-9}
     es = cma.CMAEvolutionStrategy(x0.tolist(), settings.sigma0, options)
-    stale, evaluations, stop_reason = 0, 1, "iterations"
+    stale, stop_reason, evaluations_at_start = 0, "iterations", evaluations > 0
     for iteration in range(1, settings.iterations + 1):
         candidates = np.clip(np.asarray(es.ask(), dtype=np.float64), 0.0, 1.0)
         values = np.asarray(objective(candidates), dtype=np.float64).reshape(-1)
@@ -105,7 +126,7 @@ def _cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, settin
         es.tell(list(candidates), values.tolist())
         evaluations += candidates.shape[0]
         k = int(np.argmin(values))
-        if values[k] < best_f - settings.min_delta:
+        if values[k] - best_f <= -settings.min_delta:  # improved by at least min_delta (ST-ITO's test)
             stale = 0
         else:
             stale += 1
@@ -114,13 +135,13 @@ def _cmaes(objective: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, settin
         curve.append(CurvePoint(iteration, evaluations, best_f, float(values[k]), float(values.mean()),
                                 float(es.sigma)))
         if stale >= settings.patience:
-            stop_reason = f"no improvement > {settings.min_delta} for {settings.patience} generations"
+            stop_reason = f"no improvement >= {settings.min_delta} for {settings.patience} generations"
             break
         stop = {key: value for key, value in es.stop().items() if key not in ("maxiter",)}
-        if stop:
+        if stop and settings.cma_stop:
             stop_reason = "cma: " + ", ".join(sorted(stop))
             break
-    return ItoResult(best_x, best_f, f0, curve, stop_reason)
+    return ItoResult(best_x, best_f, f0 if evaluations_at_start else None, curve, stop_reason)
 
 
 def _pad_objective(objective: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:

@@ -22,6 +22,7 @@ from mixrep.transfer.chain import SILENCE_LUFS, ChainSettings, loudness_lufs, ma
 from mixrep.transfer.distances import DISTANCE_NAMES, cosine_distance, feature_distances, mix_features
 from mixrep.transfer.embedding import EmbedFn
 from mixrep.transfer.ito import ItoResult, ItoSettings, StyleObjective, cmaes
+from mixrep.transfer.presets import resolve_search
 from mixrep.transfer.pairs import Pair
 from mixrep.transfer.params import ParamSpace
 
@@ -48,13 +49,10 @@ class TransferSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any], seed: int) -> "TransferSettings":
-        cmaes_cfg = dict(section.get("cmaes", {}))
+        """`ito` is the preset (`transfer.preset`, presets.py) with the `transfer.cmaes` keys over it."""
         return cls(
             space=ParamSpace(section.get("params", DEFAULT_PARAMS), section.get("bypass", [])),
-            ito=ItoSettings(popsize=int(cmaes_cfg.get("popsize", 12)), sigma0=float(cmaes_cfg.get("sigma0", 0.2)),
-                            iterations=int(cmaes_cfg.get("iterations", 20)),
-                            patience=int(cmaes_cfg.get("patience", 8)),
-                            min_delta=float(cmaes_cfg.get("min_delta", 1e-4)), seed=int(seed)),
+            ito=resolve_search(section, seed),
             excerpt_s=section.get("excerpt_s", 6.0),
             master_lufs=section.get("master_lufs"),
             feature_weight=float(section.get("feature_weight", 0.0)),
