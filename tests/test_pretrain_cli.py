@@ -144,3 +144,20 @@ def test_mels_command_renders_every_variant(tmp_path) -> None:
     with pytest.raises(SystemExit, match="mels"):
         mels_main(["--stems-index", str(tmp_path / "index.parquet"), "--recipes", str(tmp_path / "nope.parquet"),
                    "--out", str(tmp_path / "x.npz")])
+
+
+@pytest.mark.parametrize("argv", [
+    ["pretrain", "--mels", "m.npz", "--features", "f.parquet", "--manifest", "x.parquet", "--run", "film-bogus",
+     "--seed", "0", "--checkpoint", "e.pt", "--log-csv", "l.csv", "--plot", "p.png", "--metrics", "m.json"],
+    ["embed", "--random-init", "film-bogus", "--mels", "m.npz", "--features", "f.parquet", "--manifest", "x.parquet",
+     "--seed", "0", "--out", "o.parquet"],
+])
+def test_unknown_cell_is_one_line_listing_the_valid_cells(argv, capsys):
+    from mixrep.cli import main
+    from mixrep.runs import grid
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"mixrep {argv[0]}: --") and "'film-bogus'" in err
+    assert all(spec.name in err for spec in grid())

@@ -15,8 +15,9 @@ import pandas as pd
 import torch
 
 from mixrep.audio import AudioError
+from mixrep.errors import InputError
 from mixrep.provenance import code_version
-from mixrep.runs import FAMILIES, parse_run
+from mixrep.runs import FAMILIES, RunSpec, grid, parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
 
 
@@ -25,6 +26,15 @@ def _read_parquet(path: str | Path, what: str) -> pd.DataFrame:
         return pd.read_parquet(path)
     except (OSError, ValueError) as error:
         raise SystemExit(f"{path}: cannot read the {what} table ({error})") from error
+
+
+def run_option(name: str, option: str = "--run") -> RunSpec:
+    """The cell `name` names, or an InputError (one line) that lists every valid cell name."""
+    try:
+        return parse_run(name)
+    except ValueError:
+        valid = ", ".join(spec.name for spec in grid())
+        raise InputError(option, f"unknown ablation cell {name!r}; valid cells: {valid}") from None
 
 
 def _set_threads(threads: int | None) -> None:
@@ -106,10 +116,10 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
+    spec = run_option(args.run)  # before any input is read: a typo fails at once
     _set_threads(args.threads)
     raw = load_settings(args.settings)
     settings = PretrainSettings.from_settings(raw)
-    spec = parse_run(args.run)
     device = resolve_device(settings.device)
     start = time.perf_counter()
     bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames)
@@ -202,7 +212,7 @@ def embed_main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"embed: {error}") from error
         run, length = meta.run, meta.segment_frames
     else:
-        run, length = parse_run(args.random_init).name, settings.segment_frames
+        run, length = run_option(args.random_init, "--random-init").name, settings.segment_frames
     bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, length)
     if not args.checkpoint:
         model = build_model(run, settings, stats.dims, args.seed)
