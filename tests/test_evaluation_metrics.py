@@ -144,3 +144,46 @@ def test_per_song_tau_bootstrap_matches_recomputation() -> None:
     fast = m.regression_report(y, [pred], songs, n_boot=200, seed=3)["kendall_tau_per_song"]
     slow = m.bootstrap_ci(songs, lambda idx, draw: m.mean_per_song_tau(y[idx], pred[idx], draw), n_boot=200, seed=3)
     assert (fast["value"], fast["low"], fast["high"]) == pytest.approx((slow.value, slow.low, slow.high))
+
+
+def test_stratified_sample_is_seeded_bounded_and_keeps_genre_shares() -> None:
+    labels = np.array(["rock"] * 600 + ["jazz"] * 300 + ["folk"] * 97 + ["noise"] * 3)
+    a = m.stratified_sample(labels, 100, seed=4)
+    assert np.array_equal(a, m.stratified_sample(labels, 100, seed=4))
+    assert not np.array_equal(a, m.stratified_sample(labels, 100, seed=5))
+    assert len(a) == 100 and len(np.unique(a)) == 100 and np.all(np.diff(a) > 0)
+    names, counts = np.unique(labels[a], return_counts=True)
+    assert dict(zip(names.tolist(), counts.tolist())) == {"rock": 60, "jazz": 30, "folk": 9, "noise": 1}
+    assert np.array_equal(m.stratified_sample(labels, 5000, seed=4), np.arange(len(labels)))  # small: all rows
+    tiny = m.stratified_sample(labels, 3, seed=0)  # fewer slots than labels: still bounded
+    assert len(tiny) == 3
+
+
+def test_sampled_trustworthiness_is_seeded_and_bounded() -> None:
+    import pandas as pd
+
+    from mixrep.evaluation.tsne import TsneSettings, run_tsne
+
+    rng = np.random.default_rng(0)
+    n = 160
+    genres = np.repeat(["a", "b", "c", "d"], n // 4)
+    centres = rng.normal(size=(4, 8)) * 3
+    x = centres[np.repeat(np.arange(4), n // 4)] + rng.normal(size=(n, 8))
+    tracks = [f"t{i:03d}" for i in range(n)]
+    table = pd.DataFrame({"track_id": tracks, "variant_id": 0, "split": "test", "genre": genres,
+                          "embedding": list(x.astype(np.float32))})
+    features = pd.DataFrame({"track_id": tracks, "variant_id": 0,
+                             **{f"spectral.mix.f{j}": x[:, j] + rng.normal(size=n) for j in range(8)}})
+    recipes = pd.DataFrame({"track_id": tracks, "variant_id": 0, "fault_types": "none"})
+    settings = TsneSettings(splits=("test",), perplexity=10, n_boot=20, max_points=60, max_variant_points=60)
+    first, figure = run_tsne({0: table}, recipes, features, run="film-all", settings=settings, seed=3)
+    again, _ = run_tsne({0: table}, recipes, features, run="film-all", settings=settings, seed=3)
+    assert first["embedding"]["trustworthiness"] == again["embedding"]["trustworthiness"]
+    record = first["map_sample"]
+    assert record["sampled"] and record["n_points"] == n and record["n_mapped"] == 60 and "stratified" in record["method"]
+    assert len(figure["ref_points"]) == 60  # the map (and trustworthiness' n × n matrix) holds the sample only
+    assert first["n_tracks"] == n  # kNN accuracy and silhouette still see every point
+    unsampled, _ = run_tsne({0: table}, recipes, features, run="film-all",
+                            settings=TsneSettings(splits=("test",), perplexity=10, n_boot=20, max_variant_points=60),
+                            seed=3)
+    assert not unsampled["map_sample"]["sampled"] and unsampled["map_sample"]["n_mapped"] == n

@@ -222,6 +222,39 @@ def trustworthiness(x_high: np.ndarray, x_low: np.ndarray, *, k: int = 5, metric
     return float(_trustworthiness(np.asarray(x_high), np.asarray(x_low), n_neighbors=k, metric=metric))
 
 
+def stratified_sample(labels: np.ndarray, max_points: int, seed: int) -> np.ndarray:
+    """Sorted row indices of a seeded sample of at most `max_points` rows, stratified by `labels`.
+
+    All rows when there are at most `max_points`. Otherwise every label keeps its share of the rows
+    (largest-remainder rounding of max_points · n_label / n, at least one row per label while there is room),
+    drawn without replacement by a generator seeded by `seed`: the same labels and seed give the same sample.
+    Used where a metric's memory is quadratic in the rows (trustworthiness: a dense n × n distance matrix).
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
+    if n <= max_points:
+        return np.arange(n)
+    names, codes = np.unique(labels, return_inverse=True)
+    counts = np.bincount(codes.reshape(-1), minlength=len(names))
+    exact = max_points * counts / n
+    quota = np.floor(exact).astype(np.int64)
+    if len(names) <= max_points:
+        quota = np.maximum(quota, 1)
+    for g in np.argsort(-(exact - np.floor(exact)), kind="stable"):  # largest remainders first
+        if quota.sum() >= max_points:
+            break
+        if quota[g] < counts[g]:
+            quota[g] += 1
+    while quota.sum() > max_points:  # the one-per-label floor overshot: trim the largest quotas
+        quota[np.argmax(quota)] -= 1
+    rng = np.random.default_rng([seed, 0x75E])
+    chosen = [rng.choice(np.flatnonzero(codes == g), size=int(quota[g]), replace=False)
+              for g in range(len(names)) if quota[g] > 0]
+    return np.sort(np.concatenate(chosen))
+
+
 def proportion_ci(correct: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> Estimate:
     """Bootstrap CI of a share of successes (e.g. kNN accuracy over items)."""
     correct = np.asarray(correct, dtype=np.float64)

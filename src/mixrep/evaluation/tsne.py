@@ -3,6 +3,12 @@
 Measured on the reference mixes (variant 0) of the tracks in `tsne.splits`: cross-validated kNN genre accuracy,
 cosine silhouette of the genres, and the trustworthiness of the 2-D map. The second panel maps every variant
 of those tracks, coloured by the fault type of its recipe, to show whether the space separates mixing faults.
+
+Memory: trustworthiness builds a dense n × n distance matrix (≈ 12 GB at 21.5k reference mixes), so above
+`tsne.max_points` reference mixes the map and its trustworthiness use a seeded sample of tracks stratified by
+genre (mixrep.evaluation.metrics.stratified_sample; the same tracks for every seed and for the features
+baseline). kNN accuracy and silhouette stay on every reference mix (scikit-learn computes both in chunks).
+metrics.json `map_sample` records whether and how the map was sampled.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mixrep.evaluation.data import KEY, embedding_matrix, fault_label, feature_columns
-from mixrep.evaluation.metrics import knn_predictions, proportion_ci, silhouette, trustworthiness
+from mixrep.evaluation.metrics import knn_predictions, proportion_ci, silhouette, stratified_sample, trustworthiness
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class TsneSettings:
     k: int = 5
     folds: int = 5
     max_variant_points: int = 3000
+    max_points: int = 5000
     n_boot: int = 1000
     threads: int = 1  # from the rule's threads (--threads), not from config
 
@@ -47,17 +54,34 @@ def tsne_map(x: np.ndarray, settings: TsneSettings, seed: int) -> np.ndarray:
                 n_jobs=settings.threads).fit_transform(np.asarray(x, dtype=np.float64))
 
 
-def cluster_metrics(x: np.ndarray, genres: np.ndarray, settings: TsneSettings, seed: int
-                    ) -> tuple[dict[str, Any], np.ndarray]:
-    """kNN genre accuracy (with a bootstrap CI over tracks), silhouette and trustworthiness; returns the map."""
+def cluster_metrics(x: np.ndarray, genres: np.ndarray, settings: TsneSettings, seed: int,
+                    sample: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """kNN genre accuracy (with a bootstrap CI over tracks), silhouette and trustworthiness; returns the map.
+
+    `sample`: the rows that are mapped and scored for trustworthiness (all rows when None); kNN accuracy and
+    silhouette always use every row.
+    """
     predicted = knn_predictions(x, genres, k=settings.k, n_splits=settings.folds, metric="cosine", seed=seed)
     accuracy = proportion_ci(predicted == genres, n_boot=settings.n_boot, seed=seed)
-    points = tsne_map(x, settings, seed)
+    mapped = x if sample is None else x[sample]
+    points = tsne_map(mapped, settings, seed)
     return {
         "knn_accuracy": accuracy.as_dict(),
         "silhouette": silhouette(x, genres, metric="cosine"),
-        "trustworthiness": trustworthiness(x, points, k=settings.k, metric="cosine"),
+        "trustworthiness": trustworthiness(mapped, points, k=settings.k, metric="cosine"),
     }, points
+
+
+def map_sample(genres: np.ndarray, max_points: int, seed: int) -> tuple[np.ndarray, dict]:
+    """Rows of the reference mixes that are mapped, and the record metrics.json keeps of how they were chosen."""
+    index = stratified_sample(genres, max_points, seed)
+    sampled = len(index) < len(genres)
+    record = {"sampled": bool(sampled), "n_points": int(len(genres)), "n_mapped": int(len(index)),
+              "max_points": int(max_points),
+              "method": (f"stratified by genre (each genre keeps its share, largest-remainder rounding), "
+                         f"without replacement, numpy default_rng([{seed}, 0x75E])") if sampled else "all points",
+              "applies_to": ["tsne map", "trustworthiness"]}
+    return index, record
 
 
 def standardised_features(features: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
@@ -82,29 +106,37 @@ def run_tsne(embeddings: Mapping[int, pd.DataFrame], recipes: pd.DataFrame, feat
     seeds = sorted(embeddings)
     per_seed: list[dict] = []
     figure: dict[str, Any] = {}
+    sample_record: dict[str, Any] = {}
     for s in seeds:
         table = embeddings[s]
         refs = table[(table["variant_id"] == 0) & table["split"].isin(settings.splits)].sort_values(KEY)
         if refs.empty:
             raise ValueError(f"{run} seed {s}: no reference mix (variant 0) in splits {list(settings.splits)}")
         genres = refs["genre"].astype(str).to_numpy()
-        metrics, points = cluster_metrics(embedding_matrix(refs), genres, settings, seed=s)
+        if s == seeds[0]:  # one sample for every seed and the baseline: the tracks of the first seed's refs
+            sample, sample_record = map_sample(genres, settings.max_points, seed)
+            mapped_tracks = set(refs["track_id"].astype(str).iloc[sample])
+        sample = np.flatnonzero(refs["track_id"].astype(str).isin(mapped_tracks).to_numpy())
+        metrics, points = cluster_metrics(embedding_matrix(refs), genres, settings, seed=s,
+                                          sample=None if not sample_record["sampled"] else sample)
         per_seed.append(metrics)
         if s == seeds[0]:
-            figure.update(ref_points=points, ref_genres=genres, ref_keys=refs[KEY].reset_index(drop=True))
+            figure.update(ref_points=points, ref_genres=genres[sample], ref_keys=refs[KEY].reset_index(drop=True),
+                          ref_all_genres=genres, ref_sample=sample)
             variants = _variant_sample(table[table["split"].isin(settings.splits)], settings.max_variant_points, s)
             labels = _fault_labels(variants, recipes)
             figure.update(var_points=tsne_map(embedding_matrix(variants), settings, s), var_faults=labels)
-    baseline, _ = cluster_metrics(standardised_features(features, figure["ref_keys"]), figure["ref_genres"],
-                                  settings, seed=seed)
+    baseline, _ = cluster_metrics(standardised_features(features, figure["ref_keys"]), figure["ref_all_genres"],
+                                  settings, seed=seed, sample=figure["ref_sample"] if sample_record["sampled"] else None)
     summary = {
         "run": run, "n_seeds": len(seeds), "seeds": seeds, "splits": list(settings.splits),
-        "n_tracks": int(len(figure["ref_genres"])), "n_genres": int(len(np.unique(figure["ref_genres"]))),
+        "n_tracks": int(len(figure["ref_all_genres"])), "n_genres": int(len(np.unique(figure["ref_all_genres"]))),
         "n_variant_points": int(len(figure["var_faults"])),
+        "map_sample": sample_record,
         "embedding": _combine(per_seed),
         "features_baseline": _combine([baseline]),
         "settings": {"k": settings.k, "folds": settings.folds, "perplexity": settings.perplexity,
-                     "metric": "cosine", "tsne_init": "pca"},
+                     "metric": "cosine", "tsne_init": "pca", "max_points": settings.max_points},
         "ci": "knn_accuracy: percentile bootstrap over tracks of the cross-validated predictions "
               "(first seed); seed_sd: std across encoder seeds",
     }
