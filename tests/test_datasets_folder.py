@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from mixrep.audio import AudioError, load_audio
+from mixrep.audio import AudioError, Decoded, load_audio
 from mixrep.datasets import inspect as inspect_module
 from mixrep.datasets.folder import list_folder
 from mixrep.datasets.inspect import InspectOptions, conversion_notes, inspect_candidate
@@ -123,10 +123,10 @@ def test_truncated_file_is_rejected(tmp_path: Path) -> None:
 def test_decode_failure_after_a_good_header_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "x.wav", tone(2.0))
 
-    def failing_read(p: str, check_frames: bool = True) -> tuple[np.ndarray, int]:
+    def failing_decode(p: str) -> Decoded:
         raise AudioError(p, "decoding failed (LibsndfileError: internal error)")
 
-    monkeypatch.setattr(inspect_module, "read_audio", failing_read)
+    monkeypatch.setattr(inspect_module, "decode", failing_decode)
     row = inspect_candidate(Candidate(track_id="x", source="folder", path=str(path)), InspectOptions(1.0))
     assert row.reason == "decode failed: decoding failed (LibsndfileError: internal error)"
     assert row.sample_rate == SR  # the header was read

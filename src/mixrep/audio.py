@@ -6,6 +6,7 @@ Inside the pipeline audio is float32, shape (2, samples), 44.1 kHz (DESIGN.md). 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -17,6 +18,11 @@ from scipy.signal import resample_poly
 from mixrep.stems import SAMPLE_RATE
 
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
+_BLOCK_FRAMES = 1 << 16  # frames decoded per read: a decoder error keeps what came before it
+_WAV_FRAME_CODECS = {1, 3, 6, 7}  # PCM, IEEE float, A-law, mu-law: one frame per block_align bytes
+_WAV_EXTENSIBLE = 0xFFFE
+_OGG_TAIL_BYTES = 1 << 17  # an Ogg page is at most 65,307 bytes: the last complete one lies in this tail
+_OGG_EOS = 0x04  # header_type flag of the last page of a logical stream
 
 
 class AudioError(Exception):
@@ -54,20 +60,172 @@ def probe(path: str | Path) -> AudioInfo:
                      str(info.format), str(info.subtype))
 
 
+def declared_frames(path: str | Path, info: AudioInfo) -> int | None:
+    """The frame count the file's container promises, or None where it promises none (Ogg).
+
+    libsndfile clamps a WAV or AIFF header that promises more data than the file holds to what is there
+    (`info.frames` of a WAV cut to 60 % is the 60 %), so for those the header is read here: WAV's `data`
+    chunk size over the frame size, AIFF's `COMM` frame count. FLAC (STREAMINFO) and MP3 (Xing / LAME
+    header) keep their promise in `info.frames`; Ogg has no total at all (see `ogg_stream_ended`).
+    """
+    fmt = info.format.upper()
+    if fmt == "OGG":
+        return None
+    try:
+        if fmt == "WAV":
+            declared = _wav_declared_frames(Path(path))
+        elif fmt in ("AIFF", "AIFC"):
+            declared = _aiff_declared_frames(Path(path))
+        else:
+            declared = None
+    except (OSError, struct.error):
+        declared = None
+    if declared is None:
+        return info.frames if info.frames > 0 else None
+    return max(declared, info.frames)
+
+
+def _chunks(handle, end: int, big_endian: bool):
+    """(id, size, data offset) of the RIFF / IFF chunks from the handle's position to `end`."""
+    size_format = ">I" if big_endian else "<I"
+    while handle.tell() + 8 <= end:
+        chunk_id, raw_size = handle.read(4), handle.read(4)
+        if len(raw_size) < 4:
+            return
+        size = struct.unpack(size_format, raw_size)[0]
+        start = handle.tell()
+        yield chunk_id, size, start
+        handle.seek(start + size + (size & 1))
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    with path.open("rb") as handle:
+        if handle.read(4) != b"RIFF":
+            return None  # RF64 / RIFX: libsndfile's own count stands
+        handle.read(4)
+        if handle.read(4) != b"WAVE":
+            return None
+        block_align = None
+        for chunk_id, size, start in _chunks(handle, 1 << 62, big_endian=False):
+            if chunk_id == b"fmt ":
+                tag, _, _, _, block_align = struct.unpack("<HHIIH", handle.read(14))
+                if tag == _WAV_EXTENSIBLE and size >= 40:
+                    handle.seek(start + 24)
+                    tag = struct.unpack("<H", handle.read(2))[0]  # the sub-format GUID's first field
+                if tag not in _WAV_FRAME_CODECS or not block_align:
+                    return None  # compressed codecs: bytes do not map to frames
+            elif chunk_id == b"data":
+                if block_align is None or size in (0, 0xFFFFFFFF):
+                    return None  # no fmt before data, or a streaming writer's placeholder size
+                return size // block_align
+    return None
+
+
+def _aiff_declared_frames(path: Path) -> int | None:
+    with path.open("rb") as handle:
+        if handle.read(4) != b"FORM":
+            return None
+        handle.read(4)
+        if handle.read(4) not in (b"AIFF", b"AIFC"):
+            return None
+        for chunk_id, _, _ in _chunks(handle, 1 << 62, big_endian=True):
+            if chunk_id == b"COMM":
+                _, frames = struct.unpack(">HI", handle.read(6))
+                return int(frames)
+    return None
+
+
+def ogg_stream_ended(path: str | Path) -> bool:
+    """Whether the file's last complete Ogg page carries the end-of-stream flag.
+
+    Ogg promises no total length, and libsndfile reports the frames up to the last complete page, so a
+    cut Ogg file reads as a shorter, intact one. The tell is its end: a finished stream's last page is
+    flagged end-of-stream; a cut file stops mid-page (the last complete page is an earlier one, without
+    the flag) or on a page boundary before the flagged page. Bytes after a flagged page (padding, a tag)
+    are not a cut.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - _OGG_TAIL_BYTES))
+        tail = handle.read()
+    position = tail.rfind(b"OggS")
+    while position >= 0:
+        header = tail[position:position + 27]
+        if len(header) == 27 and header[4] == 0:  # stream structure version 0
+            segments = header[26]
+            table = tail[position + 27:position + 27 + segments]
+            page_end = position + 27 + segments + sum(table)
+            if len(table) == segments and page_end <= len(tail):
+                return bool(header[5] & _OGG_EOS)
+        position = tail.rfind(b"OggS", 0, position)
+    return False
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded file and, when it is cut short, what it promised.
+
+    `truncation` says why the audio is incomplete (None when it is not), in seconds and frames:
+    ``decoded 7.20 s of 12.00 s declared (317515 of 529200 frames)``.
+    """
+
+    audio: np.ndarray  # float32 (channels, frames)
+    sample_rate: int
+    truncation: str | None = None
+
+
+def decode(path: str | Path) -> Decoded:
+    """Decode a whole file block by block, and find out whether it holds all its header promised.
+
+    Three ways a cut file shows: fewer frames than the container declares (WAV/AIFF header,
+    FLAC STREAMINFO, MP3 Xing header; soundfile reads a cut MP3 without raising); a decoder error after
+    some audio came out (a cut FLAC), which keeps the audio decoded so far; an Ogg stream without its
+    end-of-stream page. A decoder error before any audio is `AudioError` ("decoding failed").
+    """
+    info = probe(path)
+    declared = declared_frames(path, info)
+    buffer = np.empty((max(info.frames, 0), info.channels), dtype=np.float32)
+    done, failure = 0, None
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            while True:
+                if done == buffer.shape[0]:  # the header undercounted: grow
+                    buffer = np.concatenate([buffer, np.empty((_BLOCK_FRAMES, info.channels), np.float32)])
+                count = min(_BLOCK_FRAMES, buffer.shape[0] - done)
+                block = handle.read(dtype="float32", always_2d=True, out=buffer[done:done + count])
+                if block.shape[0] == 0:
+                    break
+                done += block.shape[0]
+    except Exception as exc:  # soundfile raises several types; the audio decoded so far stays
+        failure = f"{exc.__class__.__name__}: {exc}"
+        if done == 0:
+            raise AudioError(path, f"decoding failed ({failure})") from None
+    audio = np.ascontiguousarray(buffer[:done].T)
+    rate = info.sample_rate
+    truncation = None
+    if declared is not None and done < declared:
+        truncation = (f"decoded {done / rate:.2f} s of {declared / rate:.2f} s declared "
+                      f"({done} of {declared} frames)")
+        if failure:
+            truncation += f"; the decoder stopped ({failure})"
+    elif failure:
+        raise AudioError(path, f"decoding failed after {done} frames ({failure})")
+    elif info.format.upper() == "OGG" and not ogg_stream_ended(path):
+        truncation = (f"decoded {done / rate:.2f} s; the Ogg stream ends without its end-of-stream page "
+                      f"(the file is cut)")
+    return Decoded(audio, rate, truncation)
+
+
 def read_audio(path: str | Path, *, check_frames: bool = True) -> tuple[np.ndarray, int]:
     """Decode a whole file to float32 (channels, samples).
 
-    With `check_frames`, a file that decodes to fewer frames than its header announces is an error:
-    soundfile reads a truncated MP3 without raising, so the count is the only tell.
+    With `check_frames`, a file that holds less than its header promises is an error (`decode`).
     """
-    info = probe(path)
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError(path, f"decoding failed ({exc.__class__.__name__}: {exc})") from None
-    if check_frames and info.frames > 0 and data.shape[0] < info.frames:
-        raise AudioError(path, f"truncated: decoded {data.shape[0]} of {info.frames} frames")
-    return np.ascontiguousarray(data.T), int(rate)
+    decoded = decode(path)
+    if check_frames and decoded.truncation:
+        raise AudioError(path, f"truncated: {decoded.truncation}")
+    return decoded.audio, decoded.sample_rate
 
 
 def to_pipeline_format(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[str]]:

@@ -1,8 +1,9 @@
 """Probe and decode every candidate file once, and decide whether it can be used.
 
 A file is judged on what its audio really holds, not on what its header or the dataset's metadata claim:
-soundfile decodes a truncated MP3 without raising, so the decoded frame count is compared to the header's;
-FMA ships files that are much shorter than their listing or hold no audio. Every problem becomes a
+a cut file decodes without an error in most formats (libsndfile even shrinks a cut WAV's header count to
+what is left), so `mixrep.audio.decode` compares the decoded frames with what the container declares
+(or, for Ogg, looks for the end-of-stream page) and the manifest rejects it as `truncated`; FMA ships files that are much shorter than their listing or hold no audio. Every problem becomes a
 rejected manifest row with a reason (`Reason`), never an exception, so one bad file cannot stop a run.
 Conversions the pipeline will apply later (`mixrep.audio.load_audio`: resampling, mono to stereo) are
 not done here, only recorded in `notes`.
@@ -19,7 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from mixrep.audio import AudioError, AudioInfo, probe, read_audio
+from mixrep.audio import AudioError, AudioInfo, decode, declared_frames, probe
 from mixrep.datasets.records import OK, REJECTED, Candidate, ManifestRow, Reason
 from mixrep.stems import SAMPLE_RATE
 
@@ -70,16 +71,15 @@ def _stem_problem(candidate: Candidate, mixture: AudioInfo) -> str | None:
     return None
 
 
-def _decoded_problem(audio: np.ndarray, rate: int, header_frames: int, candidate: Candidate,
+def _decoded_problem(audio: np.ndarray, rate: int, truncation: str | None, candidate: Candidate,
                      options: InspectOptions) -> str | None:
-    """The checks on the decoded samples, in order: structure, content, length."""
+    """The checks on the decoded samples, in order: structure (truncation first), content, length."""
     frames = audio.shape[1]
     duration = frames / rate
+    if truncation is not None:
+        return Reason.TRUNCATED.with_detail(truncation)
     if frames == 0:
         return Reason.NO_AUDIO.with_detail("the file decodes to 0 frames")
-    if frames < header_frames:
-        return Reason.TRUNCATED.with_detail(f"decoded {frames} of {header_frames} frames "
-                                            f"({duration:.2f} of {header_frames / rate:.2f} s)")
     finite = np.isfinite(audio)
     if not finite.all():
         return Reason.NON_FINITE.with_detail(f"{int((~finite).sum())} NaN/Inf samples")
@@ -106,19 +106,23 @@ def inspect_candidate(candidate: Candidate, options: InspectOptions) -> Manifest
                                           reason=Reason.UNREADABLE.with_detail(exc.problem))
     header = dict(duration_s=info.duration_s, sample_rate=info.sample_rate, channels=info.channels)
     if info.frames <= 0:
-        return ManifestRow.from_candidate(candidate, status=REJECTED, **header,
-                                          reason=Reason.NO_AUDIO.with_detail("the header announces 0 frames"))
+        declared = declared_frames(candidate.path, info)
+        reason = (Reason.TRUNCATED.with_detail(f"decoded 0.00 s of {declared / info.sample_rate:.2f} s "
+                                               f"declared (0 of {declared} frames)")
+                  if declared else Reason.NO_AUDIO.with_detail("the header announces 0 frames"))
+        return ManifestRow.from_candidate(candidate, status=REJECTED, **header, reason=reason)
     problem = _stem_problem(candidate, info)
     if problem is None:
         try:
-            audio, rate = read_audio(candidate.path, check_frames=False)
+            decoded = decode(candidate.path)
         except AudioError as exc:
             problem = Reason.DECODE_FAILED.with_detail(exc.problem)
         except (MemoryError, OSError, RuntimeError, ValueError) as exc:
             problem = Reason.DECODE_FAILED.with_detail(f"{exc.__class__.__name__}: {exc}")
         else:
-            header["duration_s"] = audio.shape[1] / rate
-            problem = _decoded_problem(audio, rate, info.frames, candidate, options)
+            header["duration_s"] = decoded.audio.shape[1] / decoded.sample_rate
+            problem = _decoded_problem(decoded.audio, decoded.sample_rate, decoded.truncation, candidate,
+                                       options)
     if problem is not None:
         return ManifestRow.from_candidate(candidate, status=REJECTED, reason=problem, **header)
     notes = conversion_notes(info.sample_rate, info.channels)
