@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -21,8 +22,15 @@ def test_stem_order_round_trip_through_scnet_order():
 
 
 def test_track_dirname_is_safe_and_stable():
-    assert stems.track_dirname("rock/album 1/song.mp3") == "rock__album_1__song.mp3"
+    # ids that are already safe, lower-case names stay readable as they are
     assert stems.track_dirname("syn-jazz-001") == "syn-jazz-001"
+    assert stems.track_dirname("000123") == "000123"
+    # any other id: an ASCII slug, '~', and the first 8 hex digits of sha1 of the exact id
+    sha = hashlib.sha1("rock/album 1/song.mp3".encode()).hexdigest()[:8]
+    assert stems.track_dirname("rock/album 1/song.mp3") == f"rock__album_1__song.mp3~{sha}"
+    assert stems.track_dirname("train/Song A").startswith("train__Song_A~")
+    assert stems.track_dirname(".hidden").startswith("hidden~")  # never a hidden folder
+    assert stems.track_dirname("") != ""
 
 
 def test_write_read_round_trip_is_exact(tmp_path):

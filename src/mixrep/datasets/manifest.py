@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -24,7 +24,7 @@ from mixrep.datasets.records import (MANIFEST_COLUMNS, OK, REJECTED, SPLITS, Can
                                      ManifestRow, Reason, reason_code)
 from mixrep.datasets.splits import cut_shards, stratified_splits
 from mixrep.datasets.synthetic import list_synthetic
-from mixrep.stems import SAMPLE_RATE, STEMS
+from mixrep.stems import SAMPLE_RATE, STEMS, track_dirname
 
 SOURCES: tuple[str, ...] = ("synthetic", "fma", "folder", "multitrack")
 # float32 stereo at 44.1 kHz: bytes per second of one WAV file (DESIGN.md scale plan)
@@ -117,6 +117,29 @@ def _check_unique(candidates: Sequence[Candidate]) -> None:
         raise DatasetError(f"track ids are not unique: {duplicates[:5]}")
 
 
+def reject_path_collisions(candidates: Sequence[Candidate],
+                           dirname: Callable[[str], str] = track_dirname) -> list[Candidate]:
+    """Reject a track whose per-track folder name (`dirname`) another track already has.
+
+    Later stages write each track's outputs under `track_dirname(track_id)`; two tracks sharing that
+    name would overwrite each other's stems and get identical features without any error. The name is
+    injective by design, so this only fires on a hash collision, or a case-only difference on a
+    case-insensitive file system (names are compared case-folded). Of the ids sharing a name the first
+    in string order keeps it; the others are rejected naming both ids.
+    """
+    owner: dict[str, str] = {}
+    checked = []
+    for candidate in sorted(candidates, key=lambda c: c.track_id):
+        if candidate.reason is None:
+            name = dirname(candidate.track_id)
+            first = owner.setdefault(name.casefold(), candidate.track_id)
+            if first != candidate.track_id:
+                candidate = candidate.rejected(Reason.PATH_COLLISION.with_detail(
+                    f"{candidate.track_id!r} and {first!r} both map to the per-track folder {name!r}"))
+        checked.append(candidate)
+    return checked
+
+
 def assign_splits(rows: list[ManifestRow], settings: DatasetSettings) -> None:
     """Draw a split for every usable track the dataset left without one (stratified by genre)."""
     undrawn = {row.track_id: row.genre for row in rows if row.status == OK and row.split is None}
@@ -140,7 +163,8 @@ def build_manifest(candidates: Sequence[Candidate], settings: DatasetSettings,
     """The manifest table (sorted by track id) and the shards of its usable tracks."""
     candidates = select_genres(candidates, settings.genres)
     _check_unique(candidates)
-    rows = inspect_all(sorted(candidates, key=lambda c: c.track_id), settings.inspect_options(), jobs)
+    candidates = reject_path_collisions(candidates)
+    rows = inspect_all(candidates, settings.inspect_options(), jobs)
     assign_splits(rows, settings)
     shards = assign_shards(rows, settings.shard_size)
     table = pd.DataFrame([row.as_record() for row in rows], columns=list(MANIFEST_COLUMNS))

@@ -26,6 +26,11 @@ class Reason(str, Enum):
     """Why a track is rejected. The value is the code that starts the manifest's `reason`."""
 
     MISSING_FILE = "missing file"
+    BROKEN_LINK = "broken link"
+    SYMLINK_LOOP = "symlink loop"
+    NOT_A_FILE = "not a regular file"
+    DUPLICATE = "duplicate"
+    PATH_COLLISION = "path collision"
     MISSING_STEM = "missing stem"
     UNREADABLE = "unreadable"
     DECODE_FAILED = "decode failed"
