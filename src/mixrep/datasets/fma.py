@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mixrep.datasets.entries import entry_problem
 from mixrep.datasets.records import Candidate, DatasetError, Reason
 
 SUBSETS: tuple[str, ...] = ("small", "medium", "large")
@@ -82,7 +83,7 @@ def in_subset(smallest: str, subset: str) -> bool:
 
 
 def list_fma(root: str | Path, subset: str = "small") -> list[Candidate]:
-    """One candidate per track of `subset`; a listed track without its audio file is rejected here."""
+    """One candidate per track of `subset`; a listed track without a readable audio file is rejected here."""
     root = Path(root)
     if subset not in (*SUBSETS, "full"):
         raise DatasetError(f"dataset.fma_subset: {subset!r} is not one of {[*SUBSETS, 'full']}")
@@ -103,7 +104,8 @@ def list_fma(root: str | Path, subset: str = "small") -> list[Candidate]:
             split=SPLIT_NAMES.get(str(row[("set", "split")])),
             expected_duration_s=None if math.isnan(listed) or listed <= 0 else listed,
         )
-        if not path.is_file():
-            candidate = candidate.rejected(Reason.MISSING_FILE.with_detail(f"{path} not found"))
+        problem = entry_problem(path)  # missing file, broken link, symlink loop, not a regular file
+        if problem is not None:
+            candidate = candidate.rejected(problem)
         candidates.append(candidate)
     return candidates

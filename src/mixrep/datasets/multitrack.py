@@ -8,7 +8,9 @@ A folder counts as a track when it holds any of these five files. The track id i
 relative to the root (``train/Actions - One Minute Smile``). MUSDB's own split is kept: ``train/`` and
 ``test/`` subfolders name the split, and the 14 tracks MUSDB's reference loader (sigsep ``musdb``,
 ``configs/mus.yaml``) holds out of ``train`` for validation go to ``val``. Tracks outside such folders get
-no split here (drawn later, stratified by genre). A folder missing its mixture or a stem is rejected.
+no split here (drawn later, stratified by genre). A folder missing its mixture or a stem is rejected, and
+so is one whose mixture or stem is a dangling link, a link loop or not a regular file
+(`mixrep.datasets.entries`): such an entry still makes its folder a track, so the folder gets its row.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from mixrep.datasets.entries import entry_problem
 from mixrep.datasets.folder import UNKNOWN_GENRE, read_genre_csv, require_root
 from mixrep.datasets.records import Candidate, Reason
 from mixrep.stems import MIXTURE, STEMS
@@ -34,9 +37,9 @@ _NAMES = {f"{name}{ext}" for name in (MIXTURE, *STEMS) for ext in EXTENSIONS}
 
 
 def find_track_dirs(root: Path) -> list[Path]:
-    """Folders under `root` that hold a mixture or a stem file (sorted)."""
+    """Folders under `root` that hold a mixture or a stem entry (sorted; a dangling link counts)."""
     return sorted({path.parent for path in root.rglob("*")
-                   if path.name.lower() in _NAMES and path.is_file()
+                   if path.name.lower() in _NAMES and (path.is_symlink() or not path.is_dir())
                    and not any(part.startswith(".") for part in path.relative_to(root).parts)})
 
 
@@ -53,7 +56,7 @@ def folder_split(rel: Path) -> str | None:
 def _find(track_dir: Path, name: str) -> Path | None:
     for ext in EXTENSIONS:
         for candidate in (track_dir / f"{name}{ext}", track_dir / f"{name}{ext.upper()}"):
-            if candidate.is_file():
+            if candidate.is_symlink() or candidate.is_file():
                 return candidate
     return None
 
@@ -74,6 +77,10 @@ def track_candidate(track_dir: Path, root: Path, *, source: str, genre: str,
     absent = [name for name, path in stems.items() if path is None]
     if absent:
         return candidate.rejected(Reason.MISSING_STEM.with_detail(f"{', '.join(absent)} not in {track_dir}"))
+    for path in (mixture, *stems.values()):
+        problem = entry_problem(path)
+        if problem is not None:
+            return candidate.rejected(problem)
     return candidate
 
 
