@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mixrep import cli
 from mixrep.mushra.analysis import (RatingsError, ScreeningSettings, attach_conditions, bootstrap_ci, holm,
                                     read_results, screen)
 from mixrep.mushra.cli import analysis_main
@@ -135,5 +136,18 @@ def test_analysis_cli_outputs(tmp_path: Path) -> None:
 
 def test_analysis_cli_reports_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = _write(tmp_path / "mushra.csv", [["mixrep", 30, "u", "trial00", "source", "x", 1, ""]])
-    assert analysis_main(["--results", str(results), "--out-dir", str(tmp_path / "o")]) == 1
-    assert "row 2" in capsys.readouterr().err
+    assert cli.main(["mushra-analysis", "--results", str(results), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"mixrep mushra-analysis: {results}: ") and "row 2" in err
+
+
+def test_undecodable_and_broken_csv_name_file_and_line(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.csv", [["mixrep", 30, "u", "trial00", "source", 50, 1, ""]]).read_bytes()
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes(good + b"mixrep,30,u,trial00,transfer,50,1,Gr\xf6\xdfe\n")
+    with pytest.raises(RatingsError, match=rf"{bad}: line 3: byte 0xf6 at column \d+ is not UTF-8"):
+        read_results(bad)
+    quote = tmp_path / "quote.csv"
+    quote.write_bytes(good + b'mixrep,30,u,trial00,"transfer\n')
+    with pytest.raises(RatingsError, match=rf"{quote}: line \d+: not valid CSV"):
+        read_results(quote)

@@ -15,9 +15,11 @@ and Pearson r between listeners' mean scores and the Stage 2 regressor's predict
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,31 +53,58 @@ def read_results(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise RatingsError(f"{path}: results file not found")
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
+    return _parse_results(path, _decoded(path))
+
+
+def _decoded(path: Path) -> str:
+    """The file as UTF-8 text, or RatingsError naming the line and byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise RatingsError(f"{path}: line {line}: byte 0x{data[exc.start]:02x} at column {column} is not UTF-8 "
+                           "(webMUSHRA writes UTF-8; re-save the file as UTF-8)") from None
+
+
+def _records(path: Path, text: str) -> Iterator[list[str]]:
+    """CSV records; a CSV syntax error (e.g. an unterminated quote) names the file and line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
         try:
-            header = next(reader)
+            yield next(reader)
         except StopIteration:
-            raise RatingsError(f"{path}: empty file (expected webMUSHRA's mushra.csv header)") from None
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise RatingsError(f"{path}: header lacks {missing} (webMUSHRA mushra.csv columns: "
-                               f"session_test_id, <questionnaire...>, {', '.join(REQUIRED[1:])}, rating_comment)")
-        col = {name: header.index(name) for name in REQUIRED}
-        rows, problems = [], []
-        for line, values in enumerate(reader, start=2):
-            if not values or all(not v.strip() for v in values):
-                continue
-            problem = _row_problem(values, header, col)
-            if problem:
-                problems.append(f"row {line}: {problem}")
-                continue
-            score = float(values[col["rating_score"]])
-            time_text = values[col["rating_time"]].strip()
-            time_ms = float(time_text) if time_text else float("nan")
-            rows.append({"assessor": values[col["session_uuid"]].strip(), "trial_id": values[col["trial_id"]].strip(),
-                         "stimulus": values[col["rating_stimulus"]].strip(), "score": score, "time": time_ms,
-                         "untouched": score == 100.0 and not (time_ms > 0), "line": line})
+            return
+        except csv.Error as exc:
+            raise RatingsError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _parse_results(path: Path, text: str) -> pd.DataFrame:
+    reader = _records(path, text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RatingsError(f"{path}: empty file (expected webMUSHRA's mushra.csv header)") from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise RatingsError(f"{path}: header lacks {missing} (webMUSHRA mushra.csv columns: "
+                           f"session_test_id, <questionnaire...>, {', '.join(REQUIRED[1:])}, rating_comment)")
+    col = {name: header.index(name) for name in REQUIRED}
+    rows, problems = [], []
+    for line, values in enumerate(reader, start=2):
+        if not values or all(not v.strip() for v in values):
+            continue
+        problem = _row_problem(values, header, col)
+        if problem:
+            problems.append(f"row {line}: {problem}")
+            continue
+        score = float(values[col["rating_score"]])
+        time_text = values[col["rating_time"]].strip()
+        time_ms = float(time_text) if time_text else float("nan")
+        rows.append({"assessor": values[col["session_uuid"]].strip(), "trial_id": values[col["trial_id"]].strip(),
+                     "stimulus": values[col["rating_stimulus"]].strip(), "score": score, "time": time_ms,
+                     "untouched": score == 100.0 and not (time_ms > 0), "line": line})
     if problems:
         shown = "; ".join(problems[:10]) + (f"; ... ({len(problems)} in all)" if len(problems) > 10 else "")
         raise RatingsError(f"{path}: malformed rows: {shown}")
@@ -262,7 +291,10 @@ def analyse(results_csv: str | Path, out_dir: str | Path, stimuli: pd.DataFrame 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ratings = attach_conditions(read_results(results_csv), stimuli)
+    try:
+        ratings = attach_conditions(read_results(results_csv), stimuli)
+    except RatingsError as exc:
+        raise exc if str(exc).startswith(str(results_csv)) else RatingsError(f"{results_csv}: {exc}") from None
     screened = screen(ratings, screening)
     screened.to_csv(out_dir / "screening.csv", index=False)
     excluded = screened.loc[screened["excluded"], "assessor"].tolist()

@@ -10,7 +10,23 @@ import numpy as np
 import pandas as pd
 
 from mixrep.audio import AudioError, read_stems
+from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
+
+
+def read_table(path: str | Path, what: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV or parquet input, or InputError naming the file: missing, unreadable, or lacking columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, f"not found ({what})")
+    try:
+        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 (any reader failure is a bad input file)
+        raise InputError(path, f"cannot read {what}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(path, f"lacks columns {missing} ({what})")
+    return table
 
 
 def package_main(argv: list[str] | None = None) -> int:
@@ -36,25 +52,31 @@ def package_main(argv: list[str] | None = None) -> int:
     config = PackageSettings.from_config(section)
     root = Path(args.root)
 
-    summary = pd.read_csv(args.transfer_summary)
+    summary = read_table(args.transfer_summary, "transfer summary", ("method", "pair", "source", "target"))
     transfers = summary[summary["method"] == "transfer"].drop_duplicates("pair")
     if transfers.empty:
-        print(f"{args.transfer_summary}: no transferred pair to build items from", file=sys.stderr)
-        return 1
-    manifest = pd.read_parquet(args.manifest).set_index("track_id")
+        raise InputError(args.transfer_summary, "no transferred pair (method == 'transfer') to build items from")
+    manifest = read_table(args.manifest, "manifest", ("track_id", "path")).set_index("track_id")
+    for path in args.stems_index:
+        read_table(path, "stems index", ("track_id", "stem_dir"))
     stem_dirs = load_stem_dirs(args.stems_index)
-    recipes = pd.concat([pd.read_parquet(p) for p in args.recipes], ignore_index=True)
+    recipes = pd.concat([read_table(p, "recipes", ("track_id", "variant_id", "severity", "effects"))
+                         for p in args.recipes], ignore_index=True)
     predict = _predictor(args.encoder, args.regressor, section.get("device", "cpu"), settings.get("features"))
 
-    pages, records = [], []
+    pages, records, skipped = [], [], []
     for k, row in enumerate(transfers.itertuples(index=False), start=1):
         source, pair = str(row.source), str(row.pair)
         try:
             reference = load_reference(root / str(manifest.loc[source, "path"]))
             source_stems = read_stems(root / stem_dirs[source])
             transfer_stems = read_stems(Path(args.transfer_summary).parent / pair / "stems")
-        except (AudioError, KeyError) as exc:
-            print(f"skipped item {pair}: {exc}", file=sys.stderr)
+        except AudioError as exc:
+            skipped.append((exc.path, f"item {pair}: {exc.problem}"))
+            continue
+        except KeyError as exc:
+            skipped.append((args.manifest if source not in manifest.index else args.stems_index[0],
+                            f"item {pair}: track {exc} not listed"))
             continue
         chosen = pick_by_severity(recipes[recipes["track_id"].astype(str) == source], config.degraded_levels)
         degraded = [(int(r.variant_id), float(r.severity), render_variant(source_stems, r.effects))
@@ -68,8 +90,11 @@ def package_main(argv: list[str] | None = None) -> int:
         print(f"trial{k:02d} {pair}: {len(item_records)} stimuli at {item_records[0]['target_lufs']:.1f} LUFS "
               f"(spread {spread:.3f} LU), {len(degraded)} degraded variants")
     if not pages:
-        print("mixrep mushra-package: no item could be built; see the messages above", file=sys.stderr)
-        return 1
+        file, problem = skipped[0]
+        more = f" (and {len(skipped) - 1} more items)" if len(skipped) > 1 else ""
+        raise InputError(file, f"no item could be built: {problem}{more}")
+    for file, problem in skipped:
+        print(f"warning: skipped {problem} ({file})", file=sys.stderr)
     path = write_package(args.out_dir, pages, records, config)
     print(f"wrote {path} ({len(pages)} items) and {Path(args.out_dir) / 'stimuli.parquet'}")
     return 0
@@ -104,13 +129,14 @@ def analysis_main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.settings)
     section = settings.get("mushra", {})
     screening = ScreeningSettings(**section.get("screening", {}))
-    stimuli = pd.read_parquet(args.stimuli) if args.stimuli else None
+    stimuli = (read_table(args.stimuli, "stimuli table of the package", ("trial_id", "stimulus", "condition",
+                                                                          "predicted_quality"))
+               if args.stimuli else None)
     try:
         summary = analyse(args.results, args.out_dir, stimuli, screening, bool(section.get("drop_untouched", False)),
                           int(section.get("bootstrap", 2000)), int(settings.get("seed", 0)))
-    except RatingsError as exc:
-        print(f"mixrep mushra-analysis: {exc}", file=sys.stderr)
-        return 1
+    except RatingsError as exc:  # its message starts with the results file
+        raise InputError(None, str(exc)) from None
     print(f"{summary['assessors']} assessors, {len(summary['excluded_assessors'])} excluded, "
           f"{summary['untouched_sliders']} untouched sliders")
     for c in summary["conditions"]:
@@ -128,6 +154,8 @@ def serve_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-requests", type=int, default=None, help="stop after this many requests")
     args = parser.parse_args(argv)
+    if not Path(args.directory).is_dir():
+        raise InputError(args.directory, "not a folder (the webMUSHRA package to serve)")
     if not (Path(args.directory) / "index.html").exists():
         print(f"note: {args.directory} has no index.html: copy the webMUSHRA app into it (see its README.md)",
               file=sys.stderr)
