@@ -76,10 +76,10 @@ def mels_main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- shared loading
 def _load_items(mels: list[str], features: str, manifest: str, families: tuple[str, ...], segment_frames: int):
     from mixrep.pretrain.data import prepare_items
-    from mixrep.pretrain.mels import load_mel_bank
+    from mixrep.pretrain.mels import MelStore
 
     try:
-        bank = load_mel_bank(mels)
+        bank = MelStore(mels)  # index only: segments are read from disk as they are needed
         items, stats = prepare_items(bank, _read_parquet(features, "features"), _read_parquet(manifest, "manifest"),
                                      families, segment_frames)
     except (ValueError, KeyError) as error:
@@ -104,7 +104,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     from mixrep.pretrain.train import RESUME_NAME, save_encoder, train_encoder
 
     parser = argparse.ArgumentParser(prog="mixrep pretrain", description=pretrain_main.__doc__)
-    parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards)")
+    parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards; streamed, not loaded)")
     parser.add_argument("--features", required=True, help="results/features.parquet")
     parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
     parser.add_argument("--run", required=True, help="ablation cell, e.g. film-all")

@@ -1,7 +1,8 @@
-"""Pretraining data: Mel segments indexed with numpy, features standardised with train-split statistics.
+"""Pretraining data: Mel segments read from the store, features standardised with train-split statistics.
 
-Everything is held in memory (a mel store of the demo corpus is a few hundred MB of float16), so a
-training step is a numpy gather plus a float16 -> float32 copy and never waits on disk.
+The Mels stay on disk (mixrep.pretrain.mels.MelStore): a training step reads its 2 × batch_size segments
+with one `preadv` each (a contiguous 256 KiB range at the default sizes) and widens them to float32, so
+memory does not grow with the corpus. Only the per-item index, ids and standardised features are in memory.
 
 Batches (InfoNCE with hard negatives): an epoch shuffles the training tracks, splits each track's variants
 into groups of `group_size` items and cuts the shuffled list of groups into batches, so a batch holds
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mixrep.pretrain.mels import MelShard
+from mixrep.pretrain.mels import MelSource
 
 KEY_COLUMNS = ("track_id", "variant_id", "segment")
 
@@ -127,7 +128,7 @@ class ItemSet:
         return self.subset(self.split == split)
 
 
-def prepare_items(bank: MelShard, features: pd.DataFrame, manifest: pd.DataFrame,
+def prepare_items(bank: MelSource, features: pd.DataFrame, manifest: pd.DataFrame,
                   families: Sequence[str], segment_frames: int) -> tuple[ItemSet, FeatureStats]:
     """Join mels, manifest (split, genre) and features; list every item left out with its reason.
 
@@ -172,15 +173,13 @@ def prepare_items(bank: MelShard, features: pd.DataFrame, manifest: pd.DataFrame
     return items, stats
 
 
-def gather_segments(bank: MelShard, mel_index: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
+def gather_segments(bank: MelSource, mel_index: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
     """(B, 4, 2, M, length) float32 segments of items `mel_index` starting at frames `starts`.
 
-    One contiguous slice per segment, stacked as float16 and widened by torch: about 3x faster than a
-    fancy-indexed gather followed by a numpy cast (benchmarks/pretrain.py measures the data share).
+    From disk for a MelStore (one contiguous read per segment), from memory for a MelShard; both give the
+    same values (float16 widened exactly), so the source never changes a result.
     """
-    begins = bank.offsets[mel_index] + starts
-    stacked = np.stack([bank.mels[..., b:b + length] for b in begins])
-    return torch.from_numpy(stacked).float()
+    return bank.segments(mel_index, starts, length)
 
 
 def sample_pair_starts(num_frames: np.ndarray, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mixrep.pretrain.data import ItemSet, gather_segments, window_starts
-from mixrep.pretrain.mels import MelShard
+from mixrep.pretrain.mels import MelSource
 
 
 def autocast(device: torch.device):
@@ -32,7 +32,7 @@ def to_device(features: Mapping[str, np.ndarray], positions: np.ndarray,
 
 
 @torch.inference_mode()
-def encode_segments(model: nn.Module, bank: MelShard, items: ItemSet, positions: np.ndarray, starts: np.ndarray,
+def encode_segments(model: nn.Module, bank: MelSource, items: ItemSet, positions: np.ndarray, starts: np.ndarray,
                     length: int, device: torch.device, batch_size: int = 64) -> np.ndarray:
     """z (len(positions), 4·d) float32 of the segments (items[positions], starts)."""
     model.eval()
@@ -46,18 +46,30 @@ def encode_segments(model: nn.Module, bank: MelShard, items: ItemSet, positions:
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def embed_items(model: nn.Module, bank: MelShard, items: ItemSet, length: int, device: torch.device,
+def embed_items(model: nn.Module, bank: MelSource, items: ItemSet, length: int, device: torch.device,
                 batch_size: int = 64) -> np.ndarray:
-    """One embedding per item: the mean of z over `window_starts` of the item."""
+    """One embedding per item: the mean of z over `window_starts` of the item.
+
+    Windows are encoded `batch_size` at a time and summed into per-item accumulators as they come, so only
+    the (items × 4·d) result is held, never every window's z; batches and summation order are those of the
+    former all-at-once version, so the embeddings are identical.
+    """
     positions, starts = [], []
     for k, frames in enumerate(items.num_frames):
         windows = window_starts(int(frames), length)
         positions.append(np.full(len(windows), k))
         starts.append(windows)
     pos = np.concatenate(positions)
-    z = encode_segments(model, bank, items, pos, np.concatenate(starts), length, device, batch_size)
-    sums = np.zeros((len(items), z.shape[1]), dtype=np.float64)
-    np.add.at(sums, pos, z)
+    starts_all = np.concatenate(starts)
+    sums = None
+    for lo in range(0, len(pos), batch_size):
+        z = encode_segments(model, bank, items, pos[lo:lo + batch_size], starts_all[lo:lo + batch_size], length,
+                            device, batch_size)
+        if sums is None:
+            sums = np.zeros((len(items), z.shape[1]), dtype=np.float64)
+        np.add.at(sums, pos[lo:lo + batch_size], z)
+    if sums is None:
+        return np.zeros((0, 0), dtype=np.float32)
     return (sums / np.bincount(pos, minlength=len(items))[:, None]).astype(np.float32)
 
 

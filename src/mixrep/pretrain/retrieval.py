@@ -14,10 +14,10 @@ from torch import nn
 
 from mixrep.pretrain.data import ItemSet, sample_pair_starts
 from mixrep.pretrain.embed import encode_segments
-from mixrep.pretrain.mels import MelShard
+from mixrep.pretrain.mels import MelSource
 
 
-def retrieval_top1(model: nn.Module, bank: MelShard, items: ItemSet, length: int, seed: int,
+def retrieval_top1(model: nn.Module, bank: MelSource, items: ItemSet, length: int, seed: int,
                    device: torch.device, batch_size: int = 64) -> dict[str, float | None]:
     """top1, top1_within_track and their chance levels over `items` (deterministic given `seed`)."""
     if len(items) < 2:  # nothing to retrieve among: reported as null
