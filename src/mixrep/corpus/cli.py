@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 
 from mixrep.corpus.generate import CorpusConfig, CorpusError, generate_corpus
 from mixrep.corpus.render import RenderError
+from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
+
+
+def writable_folder(out: str) -> Path:
+    """`--out` as a folder this process can write, made if needed; else an InputError naming `out` itself.
+
+    Checked before any track is rendered, so that a typo in the path costs no rendering time and the message
+    names the path the user gave (not the first file that happened to fail under it).
+    """
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(out, "exists and is not a folder") from None
+    except NotADirectoryError:
+        raise InputError(out, "cannot create the folder: a parent is a file") from None
+    except OSError as exc:
+        raise InputError(out, f"cannot create the folder ({exc.strerror or exc.__class__.__name__})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(out, "folder is not writable")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     settings = load_settings(args.settings)
+    writable_folder(args.out)
     try:
         config = CorpusConfig.from_settings(settings.get("synthetic", {}))
         report = generate_corpus(args.out, config, seed=int(settings.get("seed", 0)), jobs=max(1, args.jobs))
