@@ -23,6 +23,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/mushra.smk"
+include: "workflow/rules/cells.smk"
 
 
 rule all:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from snakemake.utils import validate
-
+from mixrep import workflow_config
 from mixrep.provenance import code_version
 from mixrep.runs import grid, parse_run
 
-validate(config, schema="../schemas/config.schema.yaml")
+# Schema (with its defaults filled in) and cross-field checks; a mistake ends here in one line
+# `config error: <key>: <value>: <what is allowed>` (src/mixrep/workflow_config.py).
+workflow_config.check_or_stop(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 # The venv that runs Snakemake also provides the `mixrep` command to shell rules, activated or not
 # (under --use-conda the rule's environment is activated on top and its own `mixrep` comes first).
@@ -84,17 +85,30 @@ def get_final_output():
 
 
 # ---------------------------------------------------------------- corpus (input functions of corpus.smk)
+def corpus_soundfont(wildcards):
+    """The configured soundfont (synthetic.soundfont), so that swapping its file rerenders the corpus."""
+    return workflow_config.external_inputs(config, "soundfont")
+
+
 def corpus_out_dir(wildcards, output):
     """The corpus folder: metadata.parquet and tracks/ sit in it."""
     return str(Path(output.metadata).parent)
 
 
 # ---------------------------------------------------------------- manifest (input functions of manifest.smk)
-def manifest_inputs(wildcards):
+def manifest_corpus(wildcards):
     """The corpus metadata for the synthetic source; nothing otherwise (the data root is outside the DAG)."""
     if config["dataset"]["source"] == "synthetic":
         return [f"{RESULTS}/corpus/metadata.parquet"]
     return []
+
+
+def manifest_metadata(wildcards):
+    """The dataset's metadata files the manifest reads (genre CSV, FMA's tracks.csv / genres.csv): editing one reruns it.
+
+    The audio under dataset.root is not listed (thousands of files); rerun the manifest by hand after adding audio.
+    """
+    return workflow_config.external_inputs(config, "genre_csv", "fma_tracks", "fma_genres")
 
 
 # ---------------------------------------------------------------- features (input functions of features.smk)
@@ -119,7 +133,7 @@ def ratings_recipes(wildcards):
 
 def ratings_csv(wildcards):
     """The real ratings table (csv source) as an input, so that editing it reruns the stage."""
-    return [] if config["ratings"]["source"] == "synthetic" else [config["ratings"]["csv"]]
+    return workflow_config.external_inputs(config, "ratings_csv")
 
 
 def evaluation_embeddings(run):
@@ -180,7 +194,7 @@ def mushra_recipes(wildcards):
 
 def mushra_results_csv(wildcards):
     """The webMUSHRA results file named in the config (`mushra.results_csv`)."""
-    return config["mushra"]["results_csv"]
+    return workflow_config.external_inputs(config, "mushra_results")
 
 
 def mushra_package_settings(wildcards):
@@ -204,11 +218,16 @@ def separation_checkpoint(wildcards):
     """The SCNet weights the separate / eval rules need: configured, trained here, or none (oracle)."""
     if config["separation"]["method"] != "scnet":
         return []
-    if config["separation"]["checkpoint"]:
-        return [config["separation"]["checkpoint"]]
-    return [f"{RESULTS}/separation/scnet/checkpoint.th"]
+    return workflow_config.external_inputs(config, "checkpoint") or [f"{RESULTS}/separation/scnet/checkpoint.th"]
 
 
 def separation_stem_indexes(wildcards):
     """Index tables of every shard (after the manifest checkpoint has decided the shards)."""
     return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
+
+
+# ---------------------------------------------------------------- unknown cells (input function of cells.smk)
+def unknown_cell(wildcards):
+    """A target of a cell that does not exist: stop while the DAG is built, listing the valid cells."""
+    target = f"{RESULTS}/{wildcards.stage}/{wildcards.cell}/{wildcards.rest}"
+    workflow_config.stop_unknown_cell(target, wildcards.cell, RUNS)

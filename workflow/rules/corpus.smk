@@ -6,6 +6,8 @@
 
 
 rule corpus:
+    input:
+        soundfont=corpus_soundfont,
     output:
         metadata=f"{RESULTS}/corpus/metadata.parquet",
     log:

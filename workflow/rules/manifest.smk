@@ -4,7 +4,8 @@
 
 checkpoint manifest:
     input:
-        manifest_inputs,
+        corpus=manifest_corpus,
+        metadata=manifest_metadata,
     output:
         manifest=f"{RESULTS}/manifest/manifest.parquet",
         shards=f"{RESULTS}/manifest/shards.json",
@@ -23,5 +24,5 @@ checkpoint manifest:
     conda:
         "../../envs/mixrep.yaml"
     shell:
-        "mixrep manifest {input:q} --manifest {output.manifest:q} --shards {output.shards:q}"
+        "mixrep manifest {input.corpus:q} --manifest {output.manifest:q} --shards {output.shards:q}"
         " --summary {output.summary:q} --jobs {threads} --settings {params.settings:q} > {log:q} 2>&1"

@@ -1,0 +1,241 @@
+"""The workflow's config checks: one short line for every config mistake, and the files a config points to.
+
+common.smk calls `check_or_stop` once, before any rule is defined, and takes every external input file (a
+checkpoint, a ratings CSV, ...) from `external_files`, so that such a file is a real rule input: missing, the
+run stops here naming its config key; edited, what depends on it reruns. The messages are one line,
+``config error: <key>: <value>: <what is allowed>``, because a schema dump or an exception from deep inside
+the DAG tells a user neither which key is wrong nor what to write instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mixrep.runs import CONDITIONINGS, FAMILY_SETS, grid
+
+MAX_VALUE_CHARS = 60
+CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne")  # results/<stage>/<cell>/... per cell
+NOT_CELLS: tuple[str, ...] = ("random-init",)  # results/embed/random-init: the untrained baseline, not a cell
+FMA_TRACKS = "fma_metadata/tracks.csv"  # what mixrep.datasets.fma reads under dataset.root
+FMA_GENRES = "fma_metadata/genres.csv"  # read when present (genre names check)
+
+
+class ConfigError(Exception):
+    """A config value the user must change: which key, the value given and what is allowed instead."""
+
+    def __init__(self, key: str, value: Any, allowed: str, kind: str = "config") -> None:
+        self.key, self.value, self.allowed, self.kind = key, value, allowed, kind
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        return f"{self.kind} error: {self.key}: {short_repr(self.value)}: {self.allowed}"
+
+
+def short_repr(value: Any) -> str:
+    """A value as the user wrote it, cut so that the message stays one line."""
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+# ---------------------------------------------------------------- schema errors
+def key_path(parts: Any) -> str:
+    """['ablation', 'conditioning', 1] -> 'ablation.conditioning[1]' (the empty path is the top level)."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _allowed(error: Any) -> str:
+    """What the schema accepts at the failing place, in words (jsonschema's own message as the fallback)."""
+    kind, limit = error.validator, error.validator_value
+    words = {
+        "enum": lambda: "must be one of " + ", ".join(str(v) for v in limit),
+        "const": lambda: f"must be {limit!r}",
+        "type": lambda: "must be of type " + (" or ".join(limit) if isinstance(limit, list) else str(limit)),
+        "minimum": lambda: f"must be >= {limit}",
+        "maximum": lambda: f"must be <= {limit}",
+        "exclusiveMinimum": lambda: f"must be > {limit}",
+        "exclusiveMaximum": lambda: f"must be < {limit}",
+        "multipleOf": lambda: f"must be a multiple of {limit}",
+        "minItems": lambda: f"needs at least {limit} item(s)",
+        "maxItems": lambda: f"takes at most {limit} item(s)",
+        "required": lambda: "needs the keys " + ", ".join(limit),
+    }
+    return words[kind]() if kind in words else error.message
+
+
+def from_validation_error(error: Any) -> ConfigError:
+    """A jsonschema ValidationError (its best match) as one ConfigError."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match([error])
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(key for key in error.instance if key not in known)
+        key = unknown[0] if unknown else "?"
+        where = key_path(path) if path else "the top level"
+        return ConfigError(key_path([*path, key]), error.instance.get(key),
+                           f"unknown key; {where} takes: " + ", ".join(known))
+    return ConfigError(key_path(path), error.instance, _allowed(error))
+
+
+def validate_config(config: dict, schema: str | Path) -> None:
+    """`snakemake.utils.validate` (it also fills in the schema's defaults), its error as one ConfigError."""
+    from jsonschema.exceptions import ValidationError
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(Path(schema).resolve()))
+    except WorkflowError as exc:
+        cause = exc.__cause__ or exc.__context__  # validate raises it while handling the ValidationError
+        if not isinstance(cause, ValidationError):
+            raise
+        raise from_validation_error(cause) from None
+
+
+# ---------------------------------------------------------------- cells of the ablation grid
+def cell_names() -> list[str]:
+    """Every valid cell name (conditioning x family set)."""
+    return [spec.name for spec in grid()]
+
+
+def cell_rule(configured: list[str]) -> str:
+    """The valid cell names in words: the configured ones, then the general form."""
+    return (f"cells of this config: {', '.join(configured)}; any cell is <conditioning>-<families> with "
+            f"conditioning {'|'.join(CONDITIONINGS)} and families {'|'.join(FAMILY_SETS)}")
+
+
+def check_cell(key: str, name: str, configured: list[str], kind: str = "config") -> None:
+    """Stop on a cell name that is not conditioning-families (ablation.default_run, a target's cell)."""
+    if name not in cell_names():
+        raise ConfigError(key, name, "not a cell; " + cell_rule(configured), kind=kind)
+
+
+def stop_unknown_cell(target: str, name: str, configured: list[str]) -> NoReturn:
+    """A target under results/<stage>/<name>/ whose <name> is no cell: its one line, then exit 1."""
+    try:
+        check_cell(target, name, configured, kind="target")
+    except ConfigError as error:
+        stop(error)
+    raise AssertionError(f"{name!r} is a cell: the catch-all rule should not have matched {target}")
+
+
+def unknown_cell_pattern() -> str:
+    """Regex of a path segment that is neither a cell nor random-init (the catch-all rule's wildcard)."""
+    names = "|".join([*cell_names(), *NOT_CELLS])
+    return rf"(?!(?:{names})/)[^/]+"
+
+
+# ---------------------------------------------------------------- external input files
+@dataclass(frozen=True)
+class ExternalFile:
+    """A file outside results/ that the config points to and a rule reads."""
+
+    key: str  # the config key that names it (the data root for a file found under it)
+    path: str  # the file, as the rules open it (relative to the working directory)
+    what: str  # what it is, for the message when it is missing
+    under: str | None = None  # set for a file found under the directory `key` names: its path inside it
+
+
+def _get(config: dict, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def external_files(config: dict) -> dict[str, ExternalFile]:
+    """Name (the rule's input name) -> the external file, for every file this config makes a rule read.
+
+    Only files the configured methods use are listed (separation.checkpoint only for scnet, ratings.csv only
+    for the csv source, ...), so that a leftover path of an unused option never stops a run.
+    """
+    files: dict[str, ExternalFile] = {}
+
+    def add(name: str, key: str, what: str) -> None:
+        if _get(config, key):
+            files[name] = ExternalFile(key, str(_get(config, key)), what)
+
+    source, root = _get(config, "dataset.source"), _get(config, "dataset.root")
+    if source == "synthetic":
+        add("soundfont", "synthetic.soundfont", "soundfont")
+    if source in ("folder", "multitrack"):
+        add("genre_csv", "dataset.genre_csv", "genre CSV")
+    if source == "fma" and root:
+        files["fma_tracks"] = ExternalFile("dataset.root", str(Path(root) / FMA_TRACKS), "FMA metadata",
+                                           under=FMA_TRACKS)
+    if _get(config, "separation.method") == "scnet":
+        add("checkpoint", "separation.checkpoint", "SCNet checkpoint")
+    if _get(config, "ratings.source") == "csv":
+        add("ratings_csv", "ratings.csv", "ratings CSV")
+    add("mushra_results", "mushra.results_csv", "webMUSHRA results CSV")
+    return files
+
+
+def optional_files(config: dict, cwd: str | Path | None = None) -> dict[str, str]:
+    """Name -> external file read only when it exists (then an input too, so that editing it reruns)."""
+    root = _get(config, "dataset.root")
+    if _get(config, "dataset.source") == "fma" and root:
+        genres = Path(root) / FMA_GENRES
+        if (Path(cwd or os.getcwd()) / genres).is_file():
+            return {"fma_genres": str(genres)}
+    return {}
+
+
+def external_inputs(config: dict, *names: str) -> list[str]:
+    """The files behind `names` that this config uses, as a rule's input list (often empty)."""
+    files = {**{name: file.path for name, file in external_files(config).items()}, **optional_files(config)}
+    return [files[name] for name in names if name in files]
+
+
+# ---------------------------------------------------------------- cross-field checks
+def check_config(config: dict, cwd: str | Path | None = None) -> None:
+    """What a schema cannot say: a valid default cell, ratings.csv with source csv, configured files present.
+
+    Relative paths are read from the working directory (Snakemake's --directory), as the rules read them.
+    """
+    here = Path(cwd) if cwd is not None else Path(os.getcwd())
+    ablation = config.get("ablation", {})
+    configured = [spec.name for spec in grid(ablation.get("conditioning", CONDITIONINGS),
+                                             ablation.get("families", FAMILY_SETS))]
+    check_cell("ablation.default_run", ablation.get("default_run"), configured)
+    if _get(config, "ratings.source") == "csv" and not _get(config, "ratings.csv"):
+        raise ConfigError("ratings.csv", None, "required with ratings.source: csv (a mix_path,song_id,score CSV)")
+    source, root = _get(config, "dataset.source"), _get(config, "dataset.root")
+    if source != "synthetic":
+        if not root:
+            raise ConfigError("dataset.root", root, f"required with dataset.source: {source} (the data folder)")
+        if not (here / root).is_dir():
+            raise ConfigError("dataset.root", root, f"no such directory (relative paths are read from {here})")
+    for file in external_files(config).values():
+        if (here / file.path).is_file():
+            continue
+        if file.under is not None:
+            raise ConfigError(file.key, _get(config, file.key), f"{file.under} not found in it ({file.what})")
+        raise ConfigError(file.key, file.path, f"no such file ({file.what}; relative paths are read from {here})")
+
+
+def check_or_stop(config: dict, schema: str | Path) -> None:
+    """Validate (filling in defaults) and check `config`; on a mistake print its one line and exit 1.
+
+    A plain exit, not an exception, because Snakemake prints any exception raised in a Snakefile with its
+    type, file, line and traceback around the message, and the user needs only the message.
+    """
+    try:
+        validate_config(config, schema)
+        check_config(config)
+    except ConfigError as error:
+        stop(error)
+
+
+def stop(error: ConfigError) -> NoReturn:
+    """Print the error's line on stderr and end the Snakemake process (status 1)."""
+    print(error.line(), file=sys.stderr)
+    raise SystemExit(1)
