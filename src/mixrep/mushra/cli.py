@@ -157,8 +157,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     if not Path(args.directory).is_dir():
         raise InputError(args.directory, "not a folder (the webMUSHRA package to serve)")
     if not (Path(args.directory) / "index.html").exists():
-        print(f"note: {args.directory} has no index.html: copy the webMUSHRA app into it (see its README.md)",
-              file=sys.stderr)
+        print(f"note: {args.directory} has no index.html: copy the webMUSHRA app into it (see its README.md)")
     try:
         serve(args.directory, args.port, args.max_requests)
     except KeyboardInterrupt:
