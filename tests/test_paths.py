@@ -101,3 +101,32 @@ def test_folder_manifest_keeps_the_six_tracks_apart(tmp_path: Path) -> None:
     assert sorted(table["track_id"]) == sorted(t for pair in COLLIDING_BEFORE for t in pair)
     assert (table["status"] == "ok").all()
     assert table["track_id"].map(track_dirname).nunique() == 6
+
+
+def test_the_read_audit_sees_an_open_outside_the_repository(outside_reads, repo_root: Path,
+                                                            tmp_path: Path, monkeypatch) -> None:
+    probe = repo_root.parent / "mixrep-audit-probe-not-a-file"
+    before = list(outside_reads.seen)
+    with outside_reads.capture() as caught:
+        for attempt in (probe, repo_root / ".." / probe.name):
+            try:
+                open(attempt, "rb").close()
+            except OSError:
+                pass  # the audit event fires before the open fails
+        monkeypatch.chdir(repo_root)
+        try:
+            open(Path("..") / probe.name, "rb").close()  # relative to the working directory
+        except OSError:
+            pass
+        (repo_root / "pyproject.toml").read_bytes()  # inside the repository: fine
+        (tmp_path / "x").write_text("x")  # the temporary folder: fine
+    assert caught == [str(probe)] * 3
+    assert outside_reads.is_outside(str(probe)) and not outside_reads.is_outside(str(repo_root / "src"))
+    # a sibling whose name starts with the repository's is outside too (no bare string-prefix test)
+    assert outside_reads.is_outside(str(repo_root) + "-sibling")
+    assert outside_reads.seen == before  # what capture() caught stays out of the session's record
+
+
+def test_nothing_was_read_outside_the_repository(outside_reads) -> None:
+    """Runs last (tests/conftest.py): no fixture or test of the session opened a file beside the checkout."""
+    assert outside_reads.seen == []
