@@ -138,6 +138,15 @@ def test_webmushra_client_post_is_stored_exactly(server: Running) -> None:
     assert any("u1 already stored" in line for line in server.log)
 
 
+def test_a_client_without_session_uuid_is_still_stored(server: Running) -> None:
+    """webMUSHRA 1.4.3 (the last release before the uuid) posts no uuid: each post is its own assessor."""
+    old = {k: v for k, v in session("ignored").items() if k != "uuid"}
+    assert post(server.port, client_body(old)) == (200, b"")
+    assert post(server.port, client_body(old)) == (200, b"")
+    ratings = read_results(server.results / "mushra.csv")
+    assert ratings["assessor"].nunique() == 2 and ratings["assessor"].str.startswith("server-").all()
+
+
 def test_each_questionnaire_layout_gets_its_own_file(server: Running) -> None:
     layouts = [("alias", "age"), ("alias", "age", "experience"), ("email",), ()]
     for k, names in enumerate(layouts * 2):
@@ -172,7 +181,8 @@ def _malformed_cases() -> dict[str, tuple[bytes, int]]:
         "names are numbers": ({**bad, "participant": {"name": [1], "response": ["a"]}}, 400),
         "score out of range": (session("bad", score="150"), 400),
         "score not a number": (session("bad", score="great"), 400),
-        "no uuid": ({k: v for k, v in bad.items() if k != "uuid"}, 400),
+        "uuid is null": ({**bad, "uuid": None}, 400),
+        "uuid is empty": ({**bad, "uuid": " "}, 400),
         "session is an array": ([1, 2], 400),
     }
     out = {name: (raw_post(client_body(obj)), code) for name, (obj, code) in cases.items()}

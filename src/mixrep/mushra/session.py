@@ -3,7 +3,8 @@
 The shape is webMUSHRA's (`lib/webmushra/datamodel/*.js`): `{testId, uuid, participant: {name: [...],
 response: [...]}, trials: [{id, type, responses: [{stimulus, score, time, comment}]}]}`. The client sends
 the slider value as a string ("72"), the time in ms as a number and `comment: null`; questionnaire answers are
-strings, or null for an unanswered question. The check refuses everything `mushra-analysis` would refuse
+strings, or null for an unanswered question. Clients from before the session `uuid` (webMUSHRA 1.4.3 and
+older) send none; their sessions get one here. The check refuses everything `mushra-analysis` would refuse
 later (a score outside [0, 100], a negative time, a stimulus rated twice), so one bad post can never make a
 results file unreadable, and nothing is written for a session that fails it.
 """
@@ -15,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 from urllib.parse import parse_qs
 
 FIXED_COLUMNS = ("session_uuid", "trial_id", "rating_stimulus", "rating_score", "rating_time", "rating_comment")
@@ -98,7 +100,9 @@ def parse_session(value: Any) -> Session:
     test_id = _text(obj.get("testId"), "testId", allow_number=True)
     if not re.sub(r"[^\w\-]+", "", test_id):
         raise SessionError(f"testId {test_id!r} has no letter or digit")
-    uuid = _text(obj.get("uuid"), "uuid")
+    # webMUSHRA added the session uuid after its 1.4.3 release (commit 13a105c); a client without it still
+    # gets its session stored, under a uuid made here (one post = one session = one assessor).
+    uuid = _text(obj["uuid"], "uuid") if "uuid" in obj else "server-" + uuid4().hex
     participant = obj.get("participant", {"name": [], "response": []})
     participant = _expect(participant, dict, "participant")
     names = _expect(participant.get("name", []), list, "participant.name")
