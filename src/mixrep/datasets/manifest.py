@@ -123,9 +123,9 @@ def reject_path_collisions(candidates: Sequence[Candidate],
 
     Later stages write each track's outputs under `track_dirname(track_id)`; two tracks sharing that
     name would overwrite each other's stems and get identical features without any error. The name is
-    injective by design, so this only fires on a hash collision, or a case-only difference on a
-    case-insensitive file system (names are compared case-folded). Of the ids sharing a name the first
-    in string order keeps it; the others are rejected naming both ids.
+    injective by design, so with it this only fires on a sha1-prefix collision. Names are compared
+    case-folded, as a case-insensitive file system would. Of the ids sharing a name the first in string
+    order keeps it; the others are rejected naming both ids.
     """
     owner: dict[str, str] = {}
     checked = []
