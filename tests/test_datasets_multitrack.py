@@ -14,7 +14,7 @@ from mixrep.datasets.manifest import DatasetSettings, build_manifest, list_candi
 from mixrep.datasets.multitrack import folder_split, list_multitrack
 from mixrep.datasets.records import DatasetError, Reason, reason_code
 from mixrep.datasets.synthetic import list_synthetic
-from mixrep.stems import STEMS
+from mixrep.stems import STEMS, track_dirname
 
 SR = 44100
 
@@ -114,6 +114,18 @@ def test_synthetic_corpus(corpus: Path) -> None:
     counts = ok.groupby(["genre", "split"]).size().to_dict()
     assert counts == {("funk", "train"): 3, ("funk", "val"): 1, ("funk", "test"): 1,
                       ("metal", "train"): 2, ("metal", "val"): 1, ("metal", "test"): 1}
+
+
+def test_synthetic_folders_match_by_id_or_by_track_dirname(tmp_path: Path) -> None:
+    ids = ["syn-Funk-000", "syn-funk-001", "syn-Funk-002"]  # the first is not a plain name
+    pd.DataFrame({"track_id": ids, "genre": ["Funk", "funk", "Funk"]}).to_parquet(tmp_path / "metadata.parquet")
+    write_track(tmp_path / "tracks" / ids[0], seed=1)  # named by the id, as the corpus writes it
+    write_track(tmp_path / "tracks" / ids[1], seed=2)
+    write_track(tmp_path / "tracks" / track_dirname(ids[2]), seed=3)
+    candidates = {c.track_id: c for c in list_synthetic(tmp_path / "metadata.parquet")}
+    assert sorted(candidates) == sorted(ids)
+    assert [candidates[t].genre for t in ids] == ["Funk", "funk", "Funk"]
+    assert all(c.reason is None for c in candidates.values())
 
 
 def test_synthetic_needs_its_metadata(tmp_path: Path) -> None:

@@ -44,14 +44,17 @@ def list_synthetic(metadata_path: str | Path, tracks_dir: str | Path | None = No
     """One candidate per track the metadata lists or the tracks folder holds."""
     tracks_dir = Path(tracks_dir) if tracks_dir is not None else tracks_dir_of(metadata_path)
     meta = read_metadata(metadata_path)
-    by_dirname = {track_dirname(tid): (tid, genre) for tid, genre in zip(meta["track_id"], meta["genre"])}
-    found = list_multitrack(tracks_dir, source=SOURCE, genres={d: g for d, (_, g) in by_dirname.items()},
+    # The corpus names each folder by its track id (ids it makes are plain names); a folder named
+    # `track_dirname(id)` is matched too, for corpora whose ids need it.
+    by_folder = {track_dirname(tid): (tid, genre) for tid, genre in zip(meta["track_id"], meta["genre"])}
+    by_folder.update({tid: (tid, genre) for tid, genre in zip(meta["track_id"], meta["genre"])})
+    found = list_multitrack(tracks_dir, source=SOURCE, genres={d: g for d, (_, g) in by_folder.items()},
                             use_split_folders=False) if tracks_dir.is_dir() else []
-    candidates = [replace(c, track_id=by_dirname.get(c.track_id, (c.track_id, None))[0]) for c in found]
+    candidates = [replace(c, track_id=by_folder.get(c.track_id, (c.track_id, None))[0]) for c in found]
     seen = {c.track_id for c in candidates}
     for tid, genre in zip(meta["track_id"], meta["genre"]):
         if tid not in seen:
-            folder = tracks_dir / track_dirname(tid)
+            folder = tracks_dir / tid
             candidates.append(Candidate(
                 track_id=tid, source=SOURCE, path=str(folder / f"{MIXTURE}.wav"), genre=genre,
                 stems_dir=str(folder), reason=Reason.MISSING_FILE.with_detail(f"{folder} not found")))
