@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from mixrep.audio import AudioError, read_stems
+from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
 from mixrep.transfer.embedding import encoder_embed_fn, feature_embed_fn
 from mixrep.transfer.pairs import Skipped, load_stem_dirs, resolve_pairs
@@ -30,10 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.settings)
     section = settings.get("transfer", {})
     seed = int(settings.get("seed", 0))
-    config = TransferSettings.from_config(section, seed)
+    try:
+        config = TransferSettings.from_config(section, seed)
+    except ValueError as exc:  # unknown preset, parameter or stem
+        raise InputError(None, f"settings: {exc}") from None
     _set_threads(section.get("torch_threads"))
 
-    manifest = pd.read_parquet(args.manifest)
+    manifest = read_manifest(args.manifest)
     stem_dirs = load_stem_dirs(args.stems_index)
     pairs, skipped = resolve_pairs(manifest, section.get("pairs") or None, section.get("genre_pairs", []),
                                    section.get("split", "test"), set(stem_dirs))
@@ -78,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     for _, mean in summary[summary["pair"] == "mean"].iterrows():
         print(f"mean {mean['method']}: " + ", ".join(f"{m}={mean[m]:.3f}" for m in METRICS))
     return 0
+
+
+def read_manifest(path: str) -> pd.DataFrame:
+    """The manifest parquet, or InputError naming it."""
+    if not Path(path).is_file():
+        raise InputError(path, "no such file (the manifest, results/manifest/manifest.parquet)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(path, f"cannot read the manifest ({' '.join(str(exc).split())})") from None
 
 
 def _set_threads(threads: int | None) -> None:

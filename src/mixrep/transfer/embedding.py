@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mixrep.errors import InputError
 from mixrep.stems import SAMPLE_RATE
 
 EmbedFn = Callable[[np.ndarray], np.ndarray]
@@ -56,8 +57,8 @@ def encoder_embed_fn(encoder_path: str | Path, device: str = "cpu", feature_sett
     from mixrep.pretrain import load_encoder
 
     path = Path(encoder_path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: encoder checkpoint not found (run the pretrain rule first)")
+    if not path.is_file():
+        raise InputError(path, "no such file (the encoder checkpoint; run the pretrain rule first)")
     bundle = load_encoder(str(path), device)
     needs_features = bool(bundle.feature_names)
 
