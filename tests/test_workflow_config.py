@@ -255,6 +255,30 @@ def test_an_edited_checkpoint_replans_separation_and_a_removed_one_stops_the_dag
                                f"(SCNet checkpoint; relative paths are read from {tmp_path})"]
 
 
+@pytest.mark.parametrize(
+    ("override", "target", "rule", "path"),
+    [
+        ("dataset: {source: folder, root: data, genre_csv: meta/genres.csv}\n", "results/manifest/manifest.parquet",
+         "manifest", "meta/genres.csv"),
+        ("synthetic: {soundfont: meta/gm.sf2}\n", "results/corpus/metadata.parquet", "corpus", "meta/gm.sf2"),
+        ("ratings: {source: csv, csv: meta/ratings.csv}\n", "results/ratings/ratings.parquet", "ratings",
+         "meta/ratings.csv"),
+        ("mushra: {results_csv: meta/mushra.csv}\n", "results/mushra/analysis/summary.json", "mushra_analysis",
+         "meta/mushra.csv"),
+    ],
+)
+def test_a_configured_file_is_an_input_of_the_rule_that_reads_it(tmp_path, override, target, rule, path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text("x")
+    (tmp_path / "files.yaml").write_text(override)
+    result = snakemake([target, "-n", "--configfile", str(TINY), str(tmp_path / "files.yaml")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = re.findall(r"^(?:rule|checkpoint) (\w+):\n((?:    .*\n)+)", result.stdout + result.stderr, flags=re.M)
+    inputs = {name: re.search(r"^    input: (.*)$", body, flags=re.M) for name, body in jobs}
+    assert inputs.get(rule) and path in inputs[rule].group(1).split(", "), jobs
+
+
 # ---------------------------------------------------------------- mixrep corpus --out
 @pytest.mark.parametrize(("out", "problem"), [("a_file", "exists and is not a folder"),
                                              ("a_file/corpus", "cannot create the folder: a parent is a file")])

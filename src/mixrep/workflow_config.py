@@ -1,7 +1,7 @@
 """The workflow's config checks: one short line for every config mistake, and the files a config points to.
 
 common.smk calls `check_or_stop` once, before any rule is defined, and takes every external input file (a
-checkpoint, a ratings CSV, ...) from `external_files`, so that such a file is a real rule input: missing, the
+checkpoint, a ratings CSV, ...) from `external_inputs`, so that such a file is a real rule input: missing, the
 run stops here naming its config key; edited, what depends on it reruns. The messages are one line,
 ``config error: <key>: <value>: <what is allowed>``, because a schema dump or an exception from deep inside
 the DAG tells a user neither which key is wrong nor what to write instead.
