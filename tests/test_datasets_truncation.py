@@ -23,6 +23,9 @@ SECONDS = 12.0
 FORMATS = [
     ("pcm16.wav", "WAV", "PCM_16"),
     ("float.wav", "WAV", "FLOAT"),
+    ("extensible.wav", "WAVEX", "PCM_24"),
+    ("rf64.wav", "RF64", "PCM_16"),
+    ("ms-adpcm.wav", "WAV", "MS_ADPCM"),  # compressed: the `fact` chunk declares the frames
     ("pcm24.aiff", "AIFF", "PCM_24"),
     ("pcm16.flac", "FLAC", "PCM_16"),
     ("vorbis.ogg", "OGG", "VORBIS"),

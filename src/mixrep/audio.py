@@ -65,14 +65,16 @@ def declared_frames(path: str | Path, info: AudioInfo) -> int | None:
 
     libsndfile clamps a WAV or AIFF header that promises more data than the file holds to what is there
     (`info.frames` of a WAV cut to 60 % is the 60 %), so for those the header is read here: WAV's `data`
-    chunk size over the frame size, AIFF's `COMM` frame count. FLAC (STREAMINFO) and MP3 (Xing / LAME
+    chunk size over the frame size (RF64: its `ds64` size; compressed codecs: the `fact` chunk), AIFF's
+    `COMM` frame count. The larger of that and libsndfile's count is taken, so a header that
+    undercounts never makes an intact file look cut. FLAC (STREAMINFO) and MP3 (Xing / LAME
     header) keep their promise in `info.frames`; Ogg has no total at all (see `ogg_stream_ended`).
     """
     fmt = info.format.upper()
     if fmt == "OGG":
         return None
     try:
-        if fmt == "WAV":
+        if fmt in ("WAV", "WAVEX", "RF64"):
             declared = _wav_declared_frames(Path(path))
         elif fmt in ("AIFF", "AIFC"):
             declared = _aiff_declared_frames(Path(path))
@@ -99,25 +101,30 @@ def _chunks(handle, end: int, big_endian: bool):
 
 
 def _wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/RF64 WAV declares: data size / frame size (PCM, float, A-/mu-law), else its `fact`."""
     with path.open("rb") as handle:
-        if handle.read(4) != b"RIFF":
-            return None  # RF64 / RIFX: libsndfile's own count stands
+        magic = handle.read(4)
         handle.read(4)
-        if handle.read(4) != b"WAVE":
-            return None
-        block_align = None
+        if magic not in (b"RIFF", b"RF64") or handle.read(4) != b"WAVE":
+            return None  # RIFX, or not a WAV: libsndfile's own count stands
+        block_align = tag = fact = ds64_data = None
         for chunk_id, size, start in _chunks(handle, 1 << 62, big_endian=False):
-            if chunk_id == b"fmt ":
+            if chunk_id == b"ds64" and size >= 16:  # RF64: the 64-bit sizes the 32-bit fields cannot hold
+                _, ds64_data = struct.unpack("<QQ", handle.read(16))
+            elif chunk_id == b"fmt ":
                 tag, _, _, _, block_align = struct.unpack("<HHIIH", handle.read(14))
                 if tag == _WAV_EXTENSIBLE and size >= 40:
                     handle.seek(start + 24)
                     tag = struct.unpack("<H", handle.read(2))[0]  # the sub-format GUID's first field
-                if tag not in _WAV_FRAME_CODECS or not block_align:
-                    return None  # compressed codecs: bytes do not map to frames
+            elif chunk_id == b"fact" and size >= 4:
+                fact = struct.unpack("<I", handle.read(4))[0]  # frames of a compressed codec
             elif chunk_id == b"data":
-                if block_align is None or size in (0, 0xFFFFFFFF):
-                    return None  # no fmt before data, or a streaming writer's placeholder size
-                return size // block_align
+                if size == 0xFFFFFFFF and ds64_data is not None:
+                    size = ds64_data
+                if tag in _WAV_FRAME_CODECS and block_align and size not in (0, 0xFFFFFFFF):
+                    return size // block_align
+                return fact or None  # ADPCM, GSM: bytes do not map to frames; `fact` says how many
+                # (0 / 0xFFFFFFFF without ds64: a streaming writer's placeholder, nothing declared)
     return None
 
 
