@@ -66,8 +66,8 @@ def declared_frames(path: str | Path, info: AudioInfo) -> int | None:
     libsndfile clamps a WAV or AIFF header that promises more data than the file holds to what is there
     (`info.frames` of a WAV cut to 60 % is the 60 %), so for those the header is read here: WAV's `data`
     chunk size over the frame size (RF64: its `ds64` size; compressed codecs: the `fact` chunk), AIFF's
-    `COMM` frame count. The larger of that and libsndfile's count is taken, so a header that
-    undercounts never makes an intact file look cut. FLAC (STREAMINFO) and MP3 (Xing / LAME
+    `COMM` frame count; the larger of that and libsndfile's count is returned (a `fact` chunk that
+    undercounts, as libsndfile writes for IMA ADPCM, then changes nothing). FLAC (STREAMINFO) and MP3 (Xing / LAME
     header) keep their promise in `info.frames`; Ogg has no total at all (see `ogg_stream_ended`).
     """
     fmt = info.format.upper()
