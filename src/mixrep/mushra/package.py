@@ -236,8 +236,9 @@ def write_package(out_dir: str | Path, pages: list[dict[str, Any]], records: lis
 README = """# webMUSHRA experiment `{test_id}` (written by `mixrep mushra-package`)
 
 This folder holds the experiment only: `configs/{config}` and `stimuli/`. The webMUSHRA app itself
-(index.html, lib/, ...; https://github.com/audiolabs/webMUSHRA, release zip) is not shipped with mixrep.
-To run the test, copy the app's files into this folder (keep `configs/` and `stimuli/`), then
+(https://github.com/audiolabs/webMUSHRA, master at commit 07130f2 or later: the 1.4.3 release zip predates the
+session uuid) is not shipped with mixrep. To run the test, copy the app's index.html, startup.js, lib/,
+design/ and favicon.ico into this folder (keep `configs/` and `stimuli/`), then
 
     mixrep serve-mushra <this folder> --port 8000
     open http://127.0.0.1:8000/?config={config}

@@ -177,7 +177,7 @@ class MushraHandler(http.server.SimpleHTTPRequestHandler):
         text = self.headers.get("Content-Length")
         if text is None:
             raise _Refused(411, "Content-Length required")
-        if not text.strip().isdigit():
+        if not (text.strip().isascii() and text.strip().isdigit()):
             raise _Refused(400, f"Content-Length {text[:40]!r} is not a number")
         length = int(text)
         if length > limits.max_body:
@@ -291,12 +291,20 @@ class MushraServer(http.server.ThreadingHTTPServer):
         self.log(f"{client_address[0]} connection error: {type(exc).__name__}: {exc}")
 
 
-def _print_log(line: str) -> None:
-    print(line, flush=True)
+class StdoutLog:
+    """One whole line per write, under a lock (print() from many threads interleaves line and newline)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
 
 def make_server(directory: str | Path, port: int = 8000, host: str = "127.0.0.1",
-                limits: ServerLimits | None = None, log: Callable[[str], None] = _print_log) -> MushraServer:
+                limits: ServerLimits | None = None, log: Callable[[str], None] | None = None) -> MushraServer:
     """An HTTP server for `directory`, bound to loopback only (port 0 = any free port)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -305,7 +313,8 @@ def make_server(directory: str | Path, port: int = 8000, host: str = "127.0.0.1"
         raise InputError(host, "refusing to serve there: listening tests are served on loopback only")
     handler = partial(MushraHandler, directory=str(directory))
     try:
-        return MushraServer((host, port), handler, directory / RESULTS, limits or ServerLimits(), log)
+        return MushraServer((host, port), handler, directory / RESULTS, limits or ServerLimits(),
+                            log or StdoutLog())
     except OSError as exc:
         raise InputError(f"{host}:{port}", f"cannot listen ({exc.strerror or exc})") from None
 
