@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import yaml
@@ -39,6 +40,10 @@ def test_config_yaml_resolves_to_the_cpu_preset() -> None:
     assert TransferSettings.from_config(section, seed=0).ito == resolve_search({"preset": "cpu"}, seed=0)
     schema = yaml.safe_load((ROOT / "workflow/schemas/sections/transfer.schema.yaml").read_text())
     assert schema["properties"]["preset"]["enum"] == ["cpu", "st-ito"]
+    jsonschema.validate(section, schema)
+    jsonschema.validate({**section, "preset": "st-ito", "cmaes": {"iterations": 4, "start": "center"}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**section, "preset": "paper"}, schema)
     assert all("default" not in spec for spec in schema["properties"]["cmaes"]["properties"].values())
 
 
