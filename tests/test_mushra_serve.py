@@ -250,3 +250,25 @@ def test_only_loopback(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="loopback"):
         make_server(tmp_path, port=0, host="0.0.0.0")
+
+
+def test_store_appends_whole_sessions_after_a_torn_line(tmp_path: Path) -> None:
+    """A line torn by an earlier crash stays one malformed line; the next session's rows are intact."""
+    from mixrep.mushra.analysis import RatingsError
+    from mixrep.mushra.session import parse_session
+    from mixrep.mushra.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    first = store.store(parse_session(session("a")))
+    assert first.rows == 2 and first.path == tmp_path / sanitize(TEST_ID) / "mushra.csv"
+    with first.path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{TEST_ID},r-alias,r-age,torn,trial01,refer")  # no newline: a crash mid-write
+    assert store.store(parse_session(session("b"))).rows == 2
+    rows = csv_rows(first.path)
+    assert [r[3] for r in rows[1:]] == ["a", "a", "torn", "b", "b"]
+    assert rows[4] == [TEST_ID, "r-alias", "r-age", "b", "trial01", "reference", "100", "5000", ""]
+    with pytest.raises(RatingsError, match="row 4: 6 fields, header has 9"):
+        read_results(first.path)
+    assert store.store(parse_session(session("b"))).duplicate  # uuids are known across calls
+    fresh = ResultStore(tmp_path)  # ... and after a restart, from the files
+    assert fresh.store(parse_session(session("a"))).duplicate
