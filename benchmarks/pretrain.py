@@ -7,7 +7,8 @@ Usage:
 Without --mels a synthetic stand-in corpus (mixrep.pretrain.toy) of the default shape is generated:
 96 tracks x 9 variants x 3 s (the default `mel_max_s`). The reference rows use the straightforward data
 path (a fancy-indexed numpy gather over the time axis followed by a numpy float32 cast) measured in the
-same run, so the ratio shows what the slice-and-widen path buys. GPU rows are not measured here: no GPU
+same run, so the ratio shows what the slice-and-widen path buys. The "store" row reads the same segments from
+the on-disk Mel store (mixrep.pretrain.mels.MelStore, what `mixrep pretrain` uses; warm page cache). GPU rows are not measured here: no GPU
 was lent to this task (on CUDA the loop runs with bf16 autocast; see docs/pretrain.md).
 """
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,7 +27,7 @@ import torch
 from mixrep.model.losses import info_nce
 from mixrep.pretrain.config import PretrainSettings, build_model
 from mixrep.pretrain.data import gather_segments, prepare_items, sample_pair_starts
-from mixrep.pretrain.mels import MelShard, load_mel_bank
+from mixrep.pretrain.mels import MelShard, MelStore, load_mel_bank
 from mixrep.runs import FAMILIES
 
 
@@ -106,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
              f"{'data ms':>8} | {'data share':>10} | {'ratio vs ref':>12} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    scratch = tempfile.TemporaryDirectory()
+    store = MelStore(args.mels if args.mels else [bank.save(Path(scratch.name) / "shard-000.npz")])
     for run in args.runs:
         ours = measure(run, bank, items, stats, settings, args.steps, gather_segments)
         ref = measure(run, bank, items, stats, settings, args.steps, naive_gather) if run == args.runs[0] else None
         rows = [("slice + torch widen", ours, ref)]
         if ref is not None:
             rows.append(("reference: fancy index", ref, None))
+            rows.append(("store: preadv (disk)", measure(run, store, items, stats, settings, args.steps,
+                                                         gather_segments), ref))
         for name, r, base in rows:
             ratio = f"{base['step_ms'] / r['step_ms']:.2f}x step, {base['data_ms'] / r['data_ms']:.1f}x data" \
                 if base else ("1.00x" if r is ref else "-")
@@ -120,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {'cuda':6} | {'(all)':12} | {'not measured':22} | {'-':>8} | {'-':>8} | {'-':>8} | {'-':>10} | "
           f"{'no GPU lent':>12} |")
     print(f"peak RSS {peak_rss_mib():.0f} MiB (mel bank + model + optimiser state)")
+    store.close()
+    scratch.cleanup()
     return 0
 
 
