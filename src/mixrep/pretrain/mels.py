@@ -179,6 +179,7 @@ class MelStore:
         self._local_start = np.concatenate([h.offsets[:-1] for h in headers]).astype(np.int64)
         lengths = np.concatenate([np.diff(h.offsets) for h in headers]).astype(np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self._num_frames = lengths
         self.track_id = np.concatenate([h.track_id for h in headers])
         self.variant_id = np.concatenate([h.variant_id for h in headers])
         self._fds = [None] * len(headers)
@@ -188,7 +189,7 @@ class MelStore:
 
     @property
     def num_frames(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        return self._num_frames
 
     def _fd(self, shard: int) -> int:
         fd = self._fds[shard]
