@@ -1,5 +1,7 @@
 # Stage 1: log-Mel inputs per shard, contrastive pretraining per ablation cell and seed, embeddings.
 # docs/pretrain.md describes the model, the objective and every output.
+# results/mels/{shard}.npz is the time-major Mel store that pretrain and embed stream segments from
+# (mixrep.pretrain.mels.MelStore): their memory does not grow with the number of shards.
 
 
 rule mels:
