@@ -337,8 +337,8 @@ def museval_table(result: dict) -> list[str]:
         return "n/a" if value is None else value if isinstance(value, str) else f"{value:.2f}"
 
     lines = ["", "museval-style SDR (BSS Eval v4: median over 1 s frames per track, then median over tracks, "
-             "dB; the SiSEC / MUSDB18 aggregation: `avg` = mean of the four medians is what SCNet's published "
-             "9.00 dB on MUSDB18-HQ is; the whole-track SDR above is not comparable to it). "
+             "dB, the SiSEC / MUSDB18 aggregation; `avg` = the mean of the four medians, the aggregation of SCNet's "
+             "published 9.00 dB on MUSDB18-HQ, which the whole-track SDR above is not comparable to). "
              + result.get("sdr_museval_source", "") + ":", "",
              "| system | " + " | ".join(STEMS) + " | avg |", "|---|" + "---:|" * (len(STEMS) + 1)]
     for system, values in table.items():
