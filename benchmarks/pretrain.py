@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['data_ms']:8.1f} | {100 * r['data_share']:9.1f}% | {ratio:>12} |")
     print(f"| {'cuda':6} | {'(all)':12} | {'not measured':22} | {'-':>8} | {'-':>8} | {'-':>8} | {'-':>10} | "
           f"{'no GPU lent':>12} |")
-    print(f"peak RSS {peak_rss_mib():.0f} MiB (mel bank + model + optimiser state)")
+    print(f"peak RSS {peak_rss_mib():.0f} MiB (this process: mel bank + model + optimiser state, and with the "
+          f"synthetic stand-in its generation too; benchmarks/streaming.py measures the commands' memory)")
     store.close()
     scratch.cleanup()
     return 0
