@@ -54,7 +54,9 @@ def resolve_pairs(manifest: pd.DataFrame, pairs: Iterable[Iterable[str]] | None 
     """Explicit track pairs if given, else genre pairs resolved on `split`; tracks must be in `available`.
 
     When no configured genre pair resolves (a small corpus without those genres), the first test tracks of
-    the first two genres present are paired, so the stage still produces a transfer.
+    the first two genres present are paired, so the stage still produces a transfer. A source that knows one
+    genre only (a folder of audio without a genre CSV: every track `unknown`) pairs its first two tracks of
+    `split`: a transfer between two mixes, not across genres, and said so in `skipped`.
     """
     ok = manifest[manifest["status"] == "ok"] if "status" in manifest.columns else manifest
     genre_of = dict(zip(ok["track_id"].astype(str), ok["genre"].astype(str)))
@@ -94,6 +96,11 @@ def resolve_pairs(manifest: pd.DataFrame, pairs: Iterable[Iterable[str]] | None 
         (g1, t1), (g2, t2) = sorted(first.items())[:2]
         result.append(Pair(t1, t2, g1, g2))
         skipped.append(Skipped("fallback", f"no configured genre pair resolved; paired {g1} -> {g2}"))
+    elif not result and len(pool) >= 2:
+        (t1, g1), (t2, g2) = list(zip(pool["track_id"].astype(str), pool["genre"].astype(str)))[:2]
+        result.append(Pair(t1, t2, g1, g2))
+        skipped.append(Skipped("fallback", f"fewer than two genres among the {split}-split tracks with stems; "
+                                           f"paired the first two tracks ({t1} -> {t2}), not a cross-genre transfer"))
     return result, skipped
 
 
