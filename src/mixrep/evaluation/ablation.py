@@ -87,6 +87,8 @@ def cell_row(run: str, regress_path: str | Path, tsne_path: str | Path,
     tsne, why = read_json(tsne_path)
     if tsne is None:
         notes.append(why or "")
+    elif tsne.get("measured") is False:  # the source has no genres to measure (mixrep.evaluation.unmeasured)
+        notes.append(f"knn_genre_accuracy: {tsne.get('note', 'not measured')}")
     knn = (tsne or {}).get("embedding", {}).get("knn_accuracy", {})
     row["knn_genre_accuracy"] = knn.get("value")
     row["knn_genre_accuracy_low"], row["knn_genre_accuracy_high"] = knn.get("low"), knn.get("high")

@@ -98,6 +98,7 @@ def regress_main(argv: list[str] | None = None) -> int:
 def tsne_main(argv: list[str] | None = None) -> int:
     from mixrep.evaluation.data import read_features, read_table
     from mixrep.evaluation.tsne import TsneSettings, plot_tsne, run_tsne
+    from mixrep.evaluation.unmeasured import genre_counts, genre_shortfall, note_metrics, plot_note
 
     parser = argparse.ArgumentParser(prog="mixrep tsne", description="t-SNE and cluster metrics of one cell")
     parser.add_argument("--run", required=True)
@@ -114,9 +115,18 @@ def tsne_main(argv: list[str] | None = None) -> int:
     options = replace(TsneSettings.from_settings(section), threads=max(1, args.threads))
     try:
         parse_run(args.run)
+        embeddings = read_seeded(args.embeddings)
+        counts = genre_counts(embeddings, options.splits)
+        note = genre_shortfall(counts)
+        if note is not None:  # no genres to measure (a folder source without a genre CSV): a note, not a failure
+            write_json(args.metrics, {**note_metrics(args.run, sorted(embeddings), options.splits, counts, note),
+                                      "settings": section})
+            plot_note(note, args.plot)
+            print(f"mixrep tsne: {args.run}: {note}", file=sys.stderr)
+            return 0
         recipes = pd.concat([read_table(p, "recipes", ("track_id", "variant_id", "fault_types"))
                              for p in args.recipes], ignore_index=True)
-        metrics, figure = run_tsne(read_seeded(args.embeddings), recipes, read_features(args.features),
+        metrics, figure = run_tsne(embeddings, recipes, read_features(args.features),
                                    run=args.run, settings=options,
                                    seed=int(settings.get("seed", 0)))
     except ValueError as error:
