@@ -24,13 +24,14 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel")
 PROFILE = Path(__file__).resolve().parents[1] / "workflow" / "profiles" / "slurm" / "config.yaml"
 # The chain asked of the cluster: corpus -> manifest (checkpoint) -> train_separator, separate (gpu partition,
-# --gres=gpu:1) -> degrade + features of each shard (one group job) -> merge_features -> ratings. The whole tiny
+# --gres=gpu:1) -> the per-shard CPU rules (one SLURM job each, no job groups) -> merge_features -> ratings. The whole tiny
 # `all` (pretraining 3 encoders, transfer, ...) takes well over the 4 minutes budgeted for this test on 2 shared
 # cores; every rule it adds is submitted the same way.
 TARGETS: tuple[str, ...] = ("results/features.parquet", "results/ratings/ratings.parquet")
 EXPECTED_RULES: frozenset[str] = frozenset({"rule_corpus", "rule_manifest", "rule_train_separator", "rule_separate",
                                             "rule_merge_features", "rule_ratings"})
 SNAKEMAKE_TIMEOUT_S = 900
+NODE_CORES, NODE_MEM_MB = 64, 512_000  # one node: no job may ask more (docs/cluster.md)
 
 SLURM_CONF = """\
 ClusterName=mixreptest
@@ -130,17 +131,23 @@ def _ensure_slurm() -> None:
 
 
 def test_profile_declares_cluster_resources() -> None:
-    """GPU rules ask for a GPU on the gpu partition, the CPU fan-out is grouped, status uses squeue."""
+    """GPU rules ask for a GPU on the gpu partition, no job groups, every job fits one node, status uses squeue."""
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
     assert profile["slurm-status-command"] == "squeue"
     for rule in ("separate", "train_separator", "pretrain", "embed", "transfer"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_partition"] == "gpu" and resources["gres"].startswith("gpu:"), rule
-    for rule in ("degrade", "features", "mels"):
-        assert profile["groups"][rule] == "cpu_fanout"
+    for rule in ("degrade", "features", "mels", "analyse"):
         assert profile["set-resources"][rule].get("gres") is None
-    assert profile["group-components"]["cpu_fanout"] > 1
+        assert profile["set-threads"][rule] == 1
+    # Group jobs were merged again when a run started after the manifest checkpoint (768 cores on one node).
+    assert "groups" not in profile and "group-components" not in profile
+    for rule, resources in profile["set-resources"].items():
+        assert resources.get("mem_mb", 0) <= NODE_MEM_MB, rule
+        gpus = int(resources.get("gres", "gpu:0").rsplit(":", 1)[-1])
+        assert gpus <= 1, rule
+    assert all(0 < threads <= NODE_CORES for threads in profile["set-threads"].values())
     assert profile["default-resources"]["slurm_partition"] == "cpu"
 
 
@@ -178,10 +185,9 @@ def test_tiny_workflow_runs_through_slurm(tmp_path: Path, repo_root: Path, tool_
     assert "Partition=gpu" in controller, "no job was placed on the gpu partition"
     submitted = {p.name for p in (workdir / ".snakemake" / "slurm_logs").iterdir()}
     assert EXPECTED_RULES <= submitted, f"not submitted through SLURM: {sorted(EXPECTED_RULES - submitted)}"
-    # Group jobs log under group_<group>_<rules>; the fan-out rules never go alone.
-    assert any(name.startswith("group_cpu_fanout") for name in submitted), f"no group job in {sorted(submitted)}"
-    assert not any(name in submitted for name in ("rule_degrade", "rule_features")), \
-        "the per-shard CPU fan-out must go as group jobs, not one job per rule"
+    # No group jobs (they would log under group_<group>_<rules>): every per-shard CPU rule went as its own job.
+    assert not any(name.startswith("group_") for name in submitted), f"group jobs in {sorted(submitted)}"
+    assert submitted & {"rule_degrade", "rule_features", "rule_analyse"}, f"no per-shard CPU job in {sorted(submitted)}"
     for target in TARGETS:
         assert (workdir / target).is_file(), f"{target} was not made"
     # The driver stopped the daemons it started (by pid) when it finished.
