@@ -277,14 +277,81 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_R
     return path
 
 
-def read_stems(stem_dir: str | Path, ext: str = ".wav") -> np.ndarray:
-    """The four stems of one track folder as float32 (4, 2, N) in STEMS order (pipeline format)."""
+# How stems are stored (separation.stem_format): extension of each format. FLAC is integer audio, so flac24 keeps
+# each stem file at 24 bits relative to its own power-of-two gain (see write_flac24); float32 is exact.
+STEM_FORMATS: dict[str, str] = {"flac24": ".flac", "float32": ".wav"}
+STEM_GAINS_FILE = "gains.json"  # {stem: gain} of a flac24 folder: stored audio x gain = the stem
+_PCM24 = 1 << 23  # full scale of 24-bit PCM: samples q in [-2**23, 2**23 - 1] stand for q / 2**23
+
+
+def flac24_gain(audio: np.ndarray) -> float:
+    """The power of two g with peak / g just within 24-bit full scale (1 for silence).
+
+    A power of two makes the scaling exact in float32, and puts the quantisation step at g * 2**-23 <=
+    peak * 2**-22, i.e. error <= g * 2**-24 <= 2**-23 x peak whatever the level: stems above +-1 (a separator's
+    output often is) are stored without clipping, quiet stems keep 24 bits of their own range.
+    """
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak == 0.0:
+        return 1.0
+    gain = 2.0 ** np.ceil(np.log2(peak))
+    return float(gain * 2.0 if peak / gain > (_PCM24 - 1) / _PCM24 else gain)
+
+
+def write_flac24(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    """Write (channels, samples) audio as 24-bit FLAC scaled by `flac24_gain`; return that gain.
+
+    The samples are rounded here (q = rint(x / g * 2**23)) and handed to libsndfile as int32 (q << 8), so the
+    file holds exactly q: libsndfile's own float -> 24-bit path scales by 2**23 - 1 and reads back by 2**23.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    gain = flac24_gain(audio)
+    q = np.clip(np.rint(audio / gain * _PCM24), -_PCM24, _PCM24 - 1).astype(np.int32)
+    with sf.SoundFile(str(path), "w", sample_rate, audio.shape[0], subtype="PCM_24", format="FLAC") as handle:
+        handle.write(np.ascontiguousarray((q << 8).T))
+    return gain
+
+
+def stem_ext(stem_dir: str | Path) -> str:
+    """The extension the stems of a folder have: `.flac` where the first stem is FLAC, else `.wav`."""
     from mixrep.stems import STEMS
 
+    return ".flac" if (Path(stem_dir) / f"{STEMS[0]}.flac").is_file() else ".wav"
+
+
+def read_stem_gains(stem_dir: str | Path) -> dict[str, float]:
+    """Gains of a flac24 folder (`STEM_GAINS_FILE`); none (all 1) for float WAV or FLAC written elsewhere."""
+    import json
+
+    path = Path(stem_dir) / STEM_GAINS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        gains = json.loads(path.read_text())
+        return {str(name): float(value) for name, value in gains.items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise AudioError(path, f"not a JSON object of stem gains ({exc})") from None
+
+
+def read_stems(stem_dir: str | Path, ext: str | None = None) -> np.ndarray:
+    """The four stems of one track folder as float32 (4, 2, N) in STEMS order (pipeline format).
+
+    The format is found from the files (`stem_ext`: FLAC or WAV), so callers need not know how the separation
+    stage stored them; a flac24 folder's gains are applied (powers of two: exact).
+    """
+    from mixrep.stems import STEMS
+
+    ext = ext or stem_ext(stem_dir)
+    gains = read_stem_gains(stem_dir) if ext == ".flac" else {}
     stems = []
     for name in STEMS:
         audio, _ = load_audio(Path(stem_dir) / f"{name}{ext}")
-        stems.append(audio)
+        gain = gains.get(name, 1.0)
+        stems.append(audio * np.float32(gain) if gain != 1.0 else audio)
     length = min(s.shape[1] for s in stems)
     if any(s.shape[1] != length for s in stems):
         raise AudioError(stem_dir, f"stems differ in length ({[s.shape[1] for s in stems]} samples)")
@@ -292,10 +359,29 @@ def read_stems(stem_dir: str | Path, ext: str = ".wav") -> np.ndarray:
 
 
 def write_stems(stem_dir: str | Path, stems: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                ext: str = ".wav") -> list[Path]:
-    """Write (4, 2, N) stems in STEMS order as <stem_dir>/<stem><ext> (float WAV: exact)."""
+                ext: str = ".wav", stem_format: str | None = None) -> list[Path]:
+    """Write (4, 2, N) stems in STEMS order as <stem_dir>/<stem><ext>.
+
+    `stem_format` (a key of STEM_FORMATS) overrides `ext`: float32 = float WAV (exact), flac24 = 24-bit FLAC
+    with the per-stem gains in <stem_dir>/gains.json. Files of the other format are removed, so a folder never
+    holds both (readers pick by extension).
+    """
+    import json
+
     from mixrep.stems import STEMS
 
     if stems.shape[0] != len(STEMS):
         raise ValueError(f"expected {len(STEMS)} stems, got array of shape {stems.shape}")
-    return [write_audio(Path(stem_dir) / f"{name}{ext}", stem, sample_rate) for name, stem in zip(STEMS, stems)]
+    if stem_format is not None and stem_format not in STEM_FORMATS:
+        raise ValueError(f"stem format must be one of {sorted(STEM_FORMATS)}, got {stem_format!r}")
+    ext = STEM_FORMATS[stem_format] if stem_format else ext
+    stem_dir = Path(stem_dir)
+    for other in {".wav", ".flac"} - {ext}:
+        for name in STEMS:
+            (stem_dir / f"{name}{other}").unlink(missing_ok=True)
+    if ext != ".flac":
+        (stem_dir / STEM_GAINS_FILE).unlink(missing_ok=True)
+        return [write_audio(stem_dir / f"{name}{ext}", stem, sample_rate) for name, stem in zip(STEMS, stems)]
+    gains = {name: write_flac24(stem_dir / f"{name}{ext}", stem, sample_rate) for name, stem in zip(STEMS, stems)}
+    (stem_dir / STEM_GAINS_FILE).write_text(json.dumps(gains, sort_keys=True) + "\n")
+    return [stem_dir / f"{name}{ext}" for name in STEMS]

@@ -64,7 +64,14 @@ def track_dirname(track_id: str) -> str:
     return f"{slug}{HASH_SEPARATOR}{digest}"
 
 
-def stem_paths(track_dir: str | Path, ext: str = ".wav") -> dict[str, Path]:
-    """Paths of the mixture and the four stems inside one multitrack folder."""
+def stem_paths(track_dir: str | Path, ext: str | None = None) -> dict[str, Path]:
+    """Paths of the mixture and the four stems inside one multitrack folder.
+
+    Without `ext`, each file's extension is found on disk (`.flac` where that file exists, else `.wav`), so
+    folders of 24-bit FLAC stems (separation.stem_format: flac24) and of float WAV read alike.
+    """
     track_dir = Path(track_dir)
-    return {name: track_dir / f"{name}{ext}" for name in (MIXTURE, *STEMS)}
+    if ext is not None:
+        return {name: track_dir / f"{name}{ext}" for name in (MIXTURE, *STEMS)}
+    return {name: track_dir / f"{name}.flac" if (track_dir / f"{name}.flac").is_file() else track_dir / f"{name}.wav"
+            for name in (MIXTURE, *STEMS)}

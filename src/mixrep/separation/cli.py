@@ -134,7 +134,7 @@ def separate_main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"separate: {exc}") from None
     settings = ApplySettings.from_dict(section.get("inference"), seed=section["seed"])
     table = separate_shard(manifest, list(shards[args.shard]), Path(args.out).parent,
-                           method, separator, settings)
+                           method, separator, settings, stem_format=section.get("stem_format", "flac24"))
     failed = table[table["status"] != "ok"]
     if len(table) and len(failed) == len(table):
         raise SystemExit(f"separate: every track of {args.shard} failed; first: "

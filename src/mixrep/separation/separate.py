@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mixrep.audio import AudioError, load_audio, read_stems, write_stems
+from mixrep.audio import STEM_FORMATS, AudioError, load_audio, read_stems, write_stems
 from mixrep.separation.apply import ApplySettings, separate_track
 from mixrep.separation.checkpoint import LoadedSeparator
 from mixrep.stems import track_dirname
@@ -58,8 +58,16 @@ def relative(path: Path) -> str:
 
 
 def separate_shard(manifest: pd.DataFrame, track_ids: list[str], out_dir: str | Path, method: str,
-                   separator: LoadedSeparator | None, settings: ApplySettings) -> pd.DataFrame:
-    """Write stems of every track of the shard under out_dir/<track_dirname>/ and return the index."""
+                   separator: LoadedSeparator | None, settings: ApplySettings,
+                   stem_format: str = "flac24") -> pd.DataFrame:
+    """Write stems of every track of the shard under out_dir/<track_dirname>/ and return the index.
+
+    `stem_format` (separation.stem_format): flac24 = 24-bit FLAC with per-stem power-of-two gains (about half
+    the disk of float WAV, error <= 2**-23 x peak, nothing clipped), float32 = float WAV (exact). Readers
+    (`mixrep.audio.read_stems`) find either.
+    """
+    if stem_format not in STEM_FORMATS:
+        raise ValueError(f"separation.stem_format must be one of {sorted(STEM_FORMATS)}, got {stem_format!r}")
     if method not in ("scnet", "oracle"):
         raise ValueError(f"separation.method must be 'scnet' or 'oracle', got {method!r}")
     if method == "scnet" and separator is None:
@@ -76,7 +84,7 @@ def separate_shard(manifest: pd.DataFrame, track_ids: list[str], out_dir: str | 
             if not np.all(np.isfinite(stems)):
                 raise ValueError("separated stems hold NaN or infinite values")
             stem_dir = out_dir / track_dirname(track_id)
-            write_stems(stem_dir, stems)
+            write_stems(stem_dir, stems, stem_format=stem_format)
             rows.append(IndexRow(track_id, relative(stem_dir), method, int(stems.shape[-1]), "ok", ""))
             log.info("%s: %d samples", track_id, stems.shape[-1])
         except (AudioError, ValueError, RuntimeError, OSError) as exc:
