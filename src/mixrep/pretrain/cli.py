@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from mixrep.errors import InputError
 from mixrep.provenance import code_version
 from mixrep.runs import FAMILIES, RunSpec, grid, parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
+
+if TYPE_CHECKING:
+    from mixrep.pretrain.distributed import Ranks
 
 
 def _read_parquet(path: str | Path, what: str) -> pd.DataFrame:
@@ -97,11 +100,8 @@ def _split_counts(items) -> dict[str, int]:
 # ---------------------------------------------------------------- pretrain
 def pretrain_main(argv: list[str] | None = None) -> int:
     """Contrastive pretraining of one ablation cell: encoder.pt, log.csv, loss.png, metrics.json."""
-    from mixrep.devices import resolve_device
-    from mixrep.pretrain.config import PretrainSettings, build_model
-    from mixrep.pretrain.plots import plot_loss
-    from mixrep.pretrain.retrieval import retrieval_top1
-    from mixrep.pretrain.train import RESUME_NAME, save_encoder, train_encoder
+    from mixrep.pretrain.config import PretrainSettings
+    from mixrep.pretrain.distributed import Ranks, check_world, launch, torchrun_ranks
 
     parser = argparse.ArgumentParser(prog="mixrep pretrain", description=pretrain_main.__doc__)
     parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards; streamed, not loaded)")
@@ -113,22 +113,68 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-csv", required=True)
     parser.add_argument("--plot", required=True, help="output loss.png")
     parser.add_argument("--metrics", required=True, help="output metrics.json")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the job (split among processes)")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="data-parallel processes on this node (one GPU each on CUDA); ignored under torchrun")
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    spec = run_option(args.run)  # before any input is read: a typo fails at once
-    _set_threads(args.threads)
-    raw = load_settings(args.settings)
-    settings = PretrainSettings.from_settings(raw)
-    device = resolve_device(settings.device)
-    start = time.perf_counter()
-    bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames)
-    load_s = time.perf_counter() - start
-    print(f"{len(items)} items {_split_counts(items)}; {len(items.skipped)} skipped; device {device}")
-    work_dir = Path(args.checkpoint).parent
-    result = train_encoder(spec.name, args.seed, bank, items, stats, settings, work_dir, device)
-    train_s = time.perf_counter() - start - load_s
+    run_option(args.run)  # before any input is read: a typo fails at once
+    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    launched = torchrun_ranks()
+    world = launched[2] if launched else args.nproc
+    try:
+        check_world(settings.batch_size, world)
+    except ValueError as error:
+        raise SystemExit(f"pretrain: {error}") from error
+    if launched:
+        rank, local_rank, _ = launched
+        _pretrain(Ranks(rank, world), local_rank, "env://", args)
+    elif world > 1:
+        launch(_pretrain, world, args)
+    else:
+        _pretrain(Ranks(), 0, "", args)
+    return 0
 
+
+def _pretrain(ranks: Ranks, local_rank: int, init_method: str, args: argparse.Namespace) -> None:
+    """One process of `mixrep pretrain`: all ranks train, rank 0 evaluates and writes every output."""
+    from mixrep.devices import resolve_device
+    from mixrep.pretrain import distributed
+    from mixrep.pretrain.config import PretrainSettings
+    from mixrep.pretrain.train import train_encoder
+
+    spec = run_option(args.run)
+    _set_threads(max(1, args.threads // ranks.world))
+    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    device = resolve_device(settings.device)
+    if ranks.active:
+        device = distributed.rank_device(device, local_rank)
+        distributed.init(ranks, device, init_method)
+    try:
+        start = time.perf_counter()
+        bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames)
+        load_s = time.perf_counter() - start
+        if ranks.is_main:
+            print(f"{len(items)} items {_split_counts(items)}; {len(items.skipped)} skipped; device {device}; "
+                  f"{ranks.world} process(es)")
+        work_dir = Path(args.checkpoint).parent
+        result = train_encoder(spec.name, args.seed, bank, items, stats, settings, work_dir, device, ranks=ranks)
+        if ranks.is_main:
+            _pretrain_outputs(args, spec, settings, bank, items, stats, result, device, ranks.world,
+                              start, load_s, time.perf_counter() - start - load_s)
+    finally:
+        distributed.close()
+
+
+def _pretrain_outputs(args, spec, settings, bank, items, stats, result, device, world: int, start: float,
+                      load_s: float, train_s: float) -> None:
+    """Rank 0: held-out retrieval of the trained and random-init encoders, then encoder.pt, log, plot, metrics."""
+    from mixrep.pretrain.config import build_model
+    from mixrep.pretrain.plots import plot_loss
+    from mixrep.pretrain.retrieval import retrieval_top1
+    from mixrep.pretrain.train import RESUME_NAME, save_encoder
+
+    work_dir = Path(args.checkpoint).parent
     random_model = build_model(spec.name, settings, stats.dims, args.seed)
     random_model.load_state_dict(result.initial_state)
     random_model.to(device).eval()
@@ -140,7 +186,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
                                                     device, settings.eval_batch_size)
     settings_used = {"run": spec.name, "conditioning": spec.conditioning, "families": list(spec.families),
                      "seed": args.seed, "pretrain": settings.to_dict(),
-                     "encoder": result.model.kwargs(), "device": str(device), "threads": torch.get_num_threads()}
+                     "encoder": result.model.kwargs(), "device": str(device), "threads": torch.get_num_threads(),
+                     "processes": world}
     extra = {"settings": settings_used, "code_version": code_version("model", "pretrain"), "steps": result.steps}
     save_encoder(args.checkpoint, spec.name, result.model, stats, settings, extra)
     _write_log(args.log_csv, result.log)
@@ -165,7 +212,6 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         resume.parent.rmdir()
     summary = {k: {s: v["top1"] for s, v in d.items()} for k, d in retrieval.items()}
     print(f"retrieval top-1 {json.dumps(summary)}; {metrics['timing']['total_s']} s")
-    return 0
 
 
 def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:

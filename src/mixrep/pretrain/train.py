@@ -5,6 +5,10 @@ state, step counter and log are written to `<out>/checkpoints/last.pt`. Batches 
 functions of (seed, epoch, step) only, so a run killed at any point and started again continues from its
 last checkpoint and ends with the same weights as an uninterrupted run. A checkpoint of other settings
 (its fingerprint differs) is ignored, never resumed.
+
+Several processes (`ranks`, mixrep.pretrain.distributed): every rank draws the whole global batch, embeds its
+slice and computes the loss of the whole batch from the gathered embeddings; rank 0 alone validates, logs and
+writes the checkpoint (with every rank's torch RNG state), and every rank reads it to resume.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mixrep.model.encoder import MixEncoder
 from mixrep.model.losses import info_nce
 from mixrep.pretrain.config import PretrainSettings, build_model
 from mixrep.pretrain.data import FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts
+from mixrep.pretrain.distributed import Ranks, dropout_seed
 from mixrep.pretrain.embed import autocast, to_device
 from mixrep.pretrain.mels import MelSource
 from mixrep.pretrain.retrieval import retrieval_top1
@@ -97,11 +102,14 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: FeatureStats,
                   settings: PretrainSettings, work_dir: str | Path, device: torch.device,
                   on_step: Callable[[int, float], None] | None = None, log_print: Callable[[str], None] = print,
-                  ) -> TrainResult:
+                  ranks: Ranks = Ranks()) -> TrainResult:
     """Train the encoder of `run` on the train split of `items`; validate on the val split each epoch.
 
-    `on_step(step, loss)` is called after every optimiser step (the tests use it to kill a run).
+    `on_step(step, loss)` is called after every optimiser step (the tests use it to kill a run). `ranks`:
+    this process's place among data-parallel processes (the process group is already set up).
     """
+    if not ranks.is_main:
+        log_print = _silent
     train = items.of_split("train")
     val = items.of_split("val")
     length = settings.segment_frames
@@ -110,15 +118,17 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
     if steps_per_epoch < 1:
         raise ValueError(f"{len(train)} training items: fewer than one batch of {settings.batch_size}")
     total_steps = steps_per_epoch * settings.epochs
+    mine = ranks.rows(settings.batch_size)  # this rank's items of every global batch
 
     model = build_model(run, settings, stats.dims, seed)
     model.set_input_stats(*input_stats(bank, train))
     initial_state = copy.deepcopy(model.state_dict())
     model.to(device)
+    net = ranks.wrap(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, settings.warmup_steps, total_steps))
-    torch.manual_seed(seed + 1)  # dropout draws
+    torch.manual_seed(dropout_seed(seed, ranks.rank))  # dropout draws
     log: list[dict[str, float]] = []
     step_losses: list[float] = []
     step = 0
@@ -130,7 +140,9 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
+            rng_states = state.get("torch_rng_ranks", [state["torch_rng"]])
+            if ranks.rank < len(rng_states):
+                torch.set_rng_state(rng_states[ranks.rank])
             step, log, step_losses = state["step"], state["log"], state["step_losses"]
             log_print(f"resumed from {resume_path} at step {step}/{total_steps}")
         else:
@@ -138,9 +150,12 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
     resumed_from = step
 
     def checkpoint() -> None:
-        _save_state(resume_path, {"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                  "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                                  "step": step, "log": log, "step_losses": step_losses})
+        rng_states = ranks.gather_objects(torch.get_rng_state())  # a collective: every rank takes part
+        if ranks.is_main:
+            _save_state(resume_path, {"fingerprint": key, "model": model.state_dict(),
+                                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                      "torch_rng": rng_states[0], "torch_rng_ranks": rng_states,
+                                      "step": step, "log": log, "step_losses": step_losses})
 
     batches, batches_epoch = None, -1
     data_time = compute_time = 0.0
@@ -154,14 +169,16 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
         pos = batches[index]
         rng = np.random.default_rng([seed, epoch, index])
         first, second = sample_pair_starts(train.num_frames[pos], length, rng)
+        pos, first, second = pos[mine], first[mine], second[mine]
         mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), np.concatenate([first, second]),
                                  length).to(device)
         features = to_device(train.features, np.concatenate([pos, pos]), device)
         t1 = time.perf_counter()
         model.train()
         with autocast(device):
-            z = model(mels_t, features)
-        loss = info_nce(z[: len(pos)].float(), z[len(pos):].float(), settings.temperature)
+            z = net(mels_t, features)
+        anchors, positives = ranks.gather_views(z, settings.batch_size)
+        loss = info_nce(anchors.float(), positives.float(), settings.temperature)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -177,7 +194,8 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
             row: dict[str, float] = {"epoch": epoch + 1, "step": step,
                                      "loss": float(np.mean(step_losses[-steps_per_epoch:])),
                                      "lr": float(scheduler.get_last_lr()[0])}
-            if (settings.eval_every and (epoch + 1) % settings.eval_every == 0) or step == total_steps:
+            due = (settings.eval_every and (epoch + 1) % settings.eval_every == 0) or step == total_steps
+            if due and ranks.is_main:
                 scores = retrieval_top1(model, bank, val, length, seed, device, settings.eval_batch_size)
                 row.update({"val_top1": scores["top1"], "val_top1_within_track": scores["top1_within_track"]})
             row["seconds"] = round(time.perf_counter() - epoch_start, 3)
@@ -191,6 +209,10 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
     timing = {"data_s": data_time, "compute_s": compute_time, "steps_run": steps_run,
               "data_share": data_time / max(1e-12, data_time + compute_time)}
     return TrainResult(model, initial_state, log, step_losses, total_steps, resumed_from, timing)
+
+
+def _silent(_: str) -> None:
+    return None
 
 
 def checkpoint_meta(run: str, model: MixEncoder, stats: FeatureStats, settings: PretrainSettings,
