@@ -108,11 +108,13 @@ def test_ratings_csv_is_required_with_the_csv_source():
         ({"ratings": {"source": "csv", "csv": "ratings.csv"}}, "ratings.csv", "ratings_csv"),
         ({"mushra": {"results_csv": "mushra.csv"}}, "mushra.results_csv", "mushra_results"),
         ({"synthetic": {"soundfont": "gm.sf2"}}, "synthetic.soundfont", "soundfont"),
-        ({"dataset": {"source": "folder", "root": "data", "genre_csv": "genres.csv"}}, "dataset.genre_csv", "genre_csv"),
+        ({"dataset": {"source": "folder", "root": "data", "genre_csv": "genres.csv"},
+          "separation": {"checkpoint": "given.th"}}, "dataset.genre_csv", "genre_csv"),
     ],
 )
 def test_a_configured_file_must_exist_and_is_then_an_input(tmp_path, override, key, name):
     (tmp_path / "data").mkdir()
+    (tmp_path / "given.th").write_text("x")  # a folder source needs a given separator (checked first)
     config = merged(override)
     path = wc.external_files(config)[name].path
     with pytest.raises(wc.ConfigError) as caught:
@@ -134,7 +136,8 @@ def test_a_file_of_an_option_not_in_use_is_neither_checked_nor_an_input(tmp_path
 
 def test_fma_needs_its_root_and_tracks_csv_and_reads_genres_csv_when_present(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = merged({"dataset": {"source": "fma", "root": "fma"}})
+    (tmp_path / "sep.th").write_text("x")
+    config = merged({"dataset": {"source": "fma", "root": "fma"}, "separation": {"checkpoint": "sep.th"}})
     with pytest.raises(wc.ConfigError) as caught:
         wc.check_config(config)
     assert caught.value.line().startswith("config error: dataset.root: 'fma': no such directory")
@@ -149,6 +152,24 @@ def test_fma_needs_its_root_and_tracks_csv_and_reads_genres_csv_when_present(tmp
     (tmp_path / "fma/fma_metadata/genres.csv").write_text("x")
     assert wc.external_inputs(config, "fma_tracks", "fma_genres") == ["fma/fma_metadata/tracks.csv",
                                                                       "fma/fma_metadata/genres.csv"]
+
+
+@pytest.mark.parametrize("source", ["fma", "folder"])
+def test_a_source_without_true_stems_needs_a_given_separator(tmp_path, monkeypatch, source):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "fma_metadata").mkdir(parents=True)
+    (tmp_path / "data/fma_metadata/tracks.csv").write_text("x")
+    base = {"dataset": {"source": source, "root": "data"}}
+    with pytest.raises(wc.ConfigError) as caught:
+        wc.check_config(merged({**base, "separation": {"method": "scnet", "checkpoint": None}}))
+    assert caught.value.line().startswith(f"config error: separation.checkpoint: None: required with "
+                                          f"dataset.source: {source}")
+    with pytest.raises(wc.ConfigError) as caught:
+        wc.check_config(merged({**base, "separation": {"method": "oracle"}}))
+    assert caught.value.line().startswith("config error: separation.method: 'oracle': the oracle needs true stems")
+    (tmp_path / "sep.th").write_text("x")
+    wc.check_config(merged({**base, "separation": {"method": "scnet", "checkpoint": "sep.th"}}))
+    wc.check_config(merged({"separation": {"method": "oracle"}}))  # the synthetic corpus has true stems
 
 
 def test_check_or_stop_prints_one_line_and_exits_1(capsys):
@@ -258,8 +279,8 @@ def test_an_edited_checkpoint_replans_separation_and_a_removed_one_stops_the_dag
 @pytest.mark.parametrize(
     ("override", "target", "rule", "path"),
     [
-        ("dataset: {source: folder, root: data, genre_csv: meta/genres.csv}\n", "results/manifest/manifest.parquet",
-         "manifest", "meta/genres.csv"),
+        ("dataset: {source: folder, root: data, genre_csv: meta/genres.csv}\nseparation: {checkpoint: given.th}\n",
+         "results/manifest/manifest.parquet", "manifest", "meta/genres.csv"),
         ("synthetic: {soundfont: meta/gm.sf2}\n", "results/corpus/metadata.parquet", "corpus", "meta/gm.sf2"),
         ("ratings: {source: csv, csv: meta/ratings.csv}\n", "results/ratings/ratings.parquet", "ratings",
          "meta/ratings.csv"),
@@ -269,6 +290,7 @@ def test_an_edited_checkpoint_replans_separation_and_a_removed_one_stops_the_dag
 )
 def test_a_configured_file_is_an_input_of_the_rule_that_reads_it(tmp_path, override, target, rule, path):
     (tmp_path / "data").mkdir()
+    (tmp_path / "given.th").write_text("x")  # a folder source needs a given separator
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / path).write_text("x")
     (tmp_path / "files.yaml").write_text(override)

@@ -214,12 +214,36 @@ def check_config(config: dict, cwd: str | Path | None = None) -> None:
             raise ConfigError("dataset.root", root, f"required with dataset.source: {source} (the data folder)")
         if not (here / root).is_dir():
             raise ConfigError("dataset.root", root, f"no such directory (relative paths are read from {here})")
+    check_separation_source(config)
     for file in external_files(config).values():
         if (here / file.path).is_file():
             continue
         if file.under is not None:
             raise ConfigError(file.key, _get(config, file.key), f"{file.under} not found in it ({file.what})")
         raise ConfigError(file.key, file.path, f"no such file ({file.what}; relative paths are read from {here})")
+
+
+SOURCES_WITH_TRUE_STEMS: tuple[str, ...] = ("synthetic", "multitrack")
+
+
+def check_separation_source(config: dict) -> None:
+    """The oracle and a separator trained here both need true stems: refuse them, at plan time, elsewhere.
+
+    Without this check a folder or FMA run fails only after the manifest, deep inside `separate` (oracle) or
+    `train-separator` (no train-split track with stems).
+    """
+    source = _get(config, "dataset.source")
+    if source in SOURCES_WITH_TRUE_STEMS:
+        return
+    method = _get(config, "separation.method")
+    if method == "oracle":
+        raise ConfigError("separation.method", method,
+                          f"the oracle needs true stems, which dataset.source: {source} does not have;"
+                          " use scnet with separation.checkpoint")
+    if method == "scnet" and not _get(config, "separation.checkpoint"):
+        raise ConfigError("separation.checkpoint", None,
+                          f"required with dataset.source: {source} (no true stems to train a separator on;"
+                          " give a published SCNet checkpoint)")
 
 
 def check_or_stop(config: dict, schema: str | Path) -> None:

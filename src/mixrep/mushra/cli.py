@@ -14,13 +14,19 @@ from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
 
 
+# Id columns stay text: FMA's "000010" would otherwise be read as the number 10 (10.0 beside a NaN) and match
+# no track.
+TEXT_COLUMNS: tuple[str, ...] = ("pair", "source", "target", "source_genre", "target_genre", "track_id")
+
+
 def read_table(path: str | Path, what: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A CSV or parquet input, or InputError naming the file: missing, unreadable, or lacking columns."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, f"not found ({what})")
     try:
-        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        table = (pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}) if path.suffix == ".csv"
+                 else pd.read_parquet(path))
     except Exception as exc:  # noqa: BLE001 (any reader failure is a bad input file)
         raise InputError(path, f"cannot read {what}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
     missing = [c for c in columns if c not in table.columns]
