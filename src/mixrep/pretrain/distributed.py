@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn  # all_gather with gradients
 from torch import nn
 
 # Generous: rank 0 alone runs the per-epoch validation retrieval while the other ranks wait in a collective.
@@ -86,7 +87,7 @@ class Ranks:
         width = max(sizes)
         pad = z.new_zeros((width - local, z.shape[1]))
         parts = [torch.cat([z[:local], pad]), torch.cat([z[local:], pad])]
-        gathered = torch.distributed.nn.functional.all_gather(torch.cat(parts))
+        gathered = dist_nn.all_gather(torch.cat(parts))
         anchors = torch.cat([g[:n] for g, n in zip(gathered, sizes)])
         positives = torch.cat([g[width:width + n] for g, n in zip(gathered, sizes)])
         return anchors, positives
