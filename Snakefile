@@ -16,6 +16,7 @@ report: os.path.join(workflow.basedir, "workflow/report/workflow.rst")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/manifest.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/separation.smk"
 include: "workflow/rules/degrade.smk"
 include: "workflow/rules/features.smk"

@@ -175,7 +175,7 @@ def planned(shards: dict[str, list[str]], config_files: list[Path]) -> dict[str,
         from mixrep.plan import jobs_per_rule, load_config
     except ImportError:
         return {}
-    return jobs_per_rule(load_config(config_files), len(shards))
+    return jobs_per_rule(load_config(config_files), len(shards), done=("corpus", "manifest"))
 
 
 def table(runs: list[DryRun]) -> str:

@@ -71,7 +71,7 @@ def expand_shards(pattern):
 def get_final_output():
     """Everything the paper reports (DESIGN.md): rule all."""
     targets = [
-        f"{RESULTS}/manifest/manifest.parquet",
+        f"{RESULTS}/manifest/manifest.parquet", f"{RESULTS}/plan/plan.txt",
         f"{RESULTS}/separation/eval.json",
         f"{RESULTS}/features.parquet",
         f"{RESULTS}/ablation/summary.csv",
