@@ -47,16 +47,19 @@ rule pretrain:
         settings=get_settings("pretrain", "dataset"),
         code=get_code_version("model", "pretrain"),
     threads: 1
+    # pretrain_procs: data-parallel processes on the job's node (one GPU each on CUDA; docs/pretrain.md,
+    # "Several GPUs"). A runtime setting, not experiment config: profiles set it with the GPU request.
     resources:
         mem_mb=4000,
         runtime=60,
+        pretrain_procs=1,
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep pretrain --mels {input.mels:q} --features {input.features:q} --manifest {input.manifest:q}"
         " --run {wildcards.run} --seed {wildcards.seed} --checkpoint {output.checkpoint:q}"
         " --log-csv {output.log_csv:q} --plot {output.plot:q} --metrics {output.metrics:q}"
-        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --nproc {resources.pretrain_procs} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule embed:
