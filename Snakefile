@@ -25,6 +25,7 @@ include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/mushra.smk"
 include: "workflow/rules/cells.smk"
+include: "workflow/rules/bundle.smk"
 
 
 rule all:

@@ -77,6 +77,7 @@ def get_final_output():
         f"{RESULTS}/ablation/summary.csv",
         f"{RESULTS}/transfer/summary.csv",
         f"{RESULTS}/mushra/package/configs/mixrep.yaml",
+        f"{RESULTS}/bundle/manifest.json",
     ]
     targets += [f"{RESULTS}/tsne/{run}/metrics.json" for run in RUNS]
     if config["mushra"].get("results_csv"):
