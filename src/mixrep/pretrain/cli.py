@@ -100,8 +100,9 @@ def _split_counts(items) -> dict[str, int]:
 # ---------------------------------------------------------------- pretrain
 def pretrain_main(argv: list[str] | None = None) -> int:
     """Contrastive pretraining of one ablation cell: encoder.pt, log.csv, loss.png, metrics.json."""
+    from mixrep.devices import resolve_device
     from mixrep.pretrain.config import PretrainSettings
-    from mixrep.pretrain.distributed import Ranks, check_world, launch, torchrun_ranks
+    from mixrep.pretrain.distributed import Ranks, check_world, launch, rank_device, torchrun_ranks
 
     parser = argparse.ArgumentParser(prog="mixrep pretrain", description=pretrain_main.__doc__)
     parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards; streamed, not loaded)")
@@ -124,6 +125,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     world = launched[2] if launched else args.nproc
     try:
         check_world(settings.batch_size, world)
+        if world > 1 and not launched:  # before any process is spawned: one GPU per process on CUDA
+            rank_device(resolve_device(settings.device), world - 1)
     except ValueError as error:
         raise SystemExit(f"pretrain: {error}") from error
     if launched:
