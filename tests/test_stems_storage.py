@@ -92,3 +92,15 @@ def test_separate_shard_writes_the_configured_format(tmp_path, monkeypatch):
         assert float(np.max(np.abs(read_stems(folder) - stems))) <= BOUND * 1.3
     with pytest.raises(ValueError, match="stem_format"):
         separate_shard(manifest, ["t1"], tmp_path / "x", "oracle", None, ApplySettings(), stem_format="mp3")
+
+
+def test_flac24_bytes_are_reproducible(tmp_path):
+    """The same stems give the same files (stable hashes, no timestamps), as float WAV does."""
+    import time
+
+    stems = _stems((1.4, 0.5, 0.01, 0.9), seconds=0.1)
+    write_stems(tmp_path / "a", stems, stem_format="flac24")
+    time.sleep(1.1)
+    write_stems(tmp_path / "b", stems, stem_format="flac24")
+    for name in (*(f"{s}.flac" for s in STEMS), STEM_GAINS_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -207,7 +207,8 @@ def render(plan: Plan) -> str:
     lines.append("disk per stage:")
     lines += [f"  {name:<18} {_size(value):>10}" for name, value in plan.disk_bytes.items()]
     lines.append("peak memory per job (measured; - = not measured, see the profile's mem_mb):")
-    lines += [f"  {name:<18} {('-' if mb is None else f'{mb / 1000:.1f} GB'):>10}" for name, mb in plan.peak_rss_mb.items()]
+    lines += [f"  {name:<18} {('-' if mb is None else f'{mb / 1000:.1f} GB'):>10}"
+              for name, mb in sorted(plan.peak_rss_mb.items())]
     lines.append(f"compute: {plan.hours['cpu']:.1f} CPU-hours, {plan.hours['gpu']:.1f} GPU-rule hours "
                  "(GPU rules measured on CPU: an upper bound)")
     lines.append("constants: mixrep.plan.COSTS / STEM_BYTES_PER_S (README 'Per-job cost', benchmarks/stem_storage.py)")
