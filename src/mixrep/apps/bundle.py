@@ -27,6 +27,9 @@ import numpy as np
 import pandas as pd
 
 from mixrep.errors import InputError
+from mixrep.features.columns import column_specs
+
+UNITS = {spec.name: spec.unit for spec in column_specs()}
 
 FORMAT = "mixrep.bundle/1"
 MANIFEST = "manifest.json"
@@ -79,9 +82,15 @@ def style_norms(references: pd.DataFrame) -> dict[str, Any]:
             c: {"median": float(m), "q25": float(a), "q75": float(b), "iqr": float(b - a)}
             for c, a, m, b in zip(columns, q25, q50, q75)}}
     values = references[columns].to_numpy(np.float64)
-    std = values.std(axis=0)
+    std = np.maximum(values.std(axis=0), [std_floor(UNITS.get(c, "1")) for c in columns])
     return {"genres": genres, "feature_stats": {
-        c: {"mean": float(m), "std": float(s) if s > 1e-9 else 1.0} for c, m, s in zip(columns, values.mean(axis=0), std)}}
+        c: {"mean": float(m), "std": float(s)} for c, m, s in zip(columns, values.mean(axis=0), std)}}
+
+
+def std_floor(unit: str) -> float:
+    """Smallest std a column is scaled by: with few reference mixes a column can be all but constant, and
+    dividing by its tiny spread would let measurement noise dominate the feature distance."""
+    return 1.0 if unit in ("dB", "dBFS", "LU", "LUFS", "dB/octave") else 0.01
 
 
 def build_bundle(out_dir: str | Path, *, separator: str | Path | None, encoder: str | Path, regressor: str | Path,

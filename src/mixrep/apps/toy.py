@@ -35,8 +35,9 @@ def toy_stems(seed: int, seconds: float, genre: str = "rock", rate: int = SAMPLE
     drums = style["drums"] * 0.3 * hits * rng.standard_normal(t.size)
     chord = sum(np.sin(2 * np.pi * f0 * r * t + rng.uniform(0, 6)) for r in (1.25, 1.5, 2.0)) * 0.05
     decor = 0.05 * rng.standard_normal(t.size)
-    width = style["width"]
-    stems = np.stack([np.stack([vocals, vocals]), np.stack([bass, bass]), np.stack([drums, drums * 0.9]),
+    width = style["width"] * rng.uniform(0.6, 1.4)
+    gains = 10 ** (rng.uniform(-4.0, 4.0, size=(4, 1, 1)) / 20)  # each track its own balance
+    stems = gains * np.stack([np.stack([vocals, vocals]), np.stack([bass, bass]), np.stack([drums, drums * 0.9]),
                       np.stack([chord + width * decor, chord - width * decor])])
     return stems.astype(np.float32)
 
