@@ -73,6 +73,22 @@ def test_bundle_verify_catches_changed_missing_and_extra_files(toy, tmp_path, ca
         load_bundle(copy)
 
 
+def test_bundle_build_cli_reproduces_the_bundle(toy, tmp_path, capsys) -> None:
+    art = toy["root"] / "artifacts"
+    settings = json.loads((toy["bundle_dir"] / "settings.json").read_text())
+    codes = settings.pop("code_versions")
+    settings.pop("format")
+    out = tmp_path / "rebuilt"
+    assert main(["bundle", "build", "--separator", str(art / "checkpoint.th"), "--encoder", str(art / "encoder.pt"),
+                 "--regressor", str(art / "regressor.pt"), "--predictions", str(art / "predictions.parquet"),
+                 "--embeddings", str(art / "embeddings.parquet"), "--features", str(art / "features.parquet"),
+                 "--settings", json.dumps(settings), "--code-versions", json.dumps(codes), "--out", str(out)]) == 0
+    assert main(["bundle", "verify", str(out)]) == 0
+    assert (out / "manifest.json").read_text() == (toy["bundle_dir"] / "manifest.json").read_text()
+    references = load_bundle(out).references
+    assert len(references) == len(toy["tracks"])  # variant 0 of every track, not variant 1
+
+
 @pytest.mark.parametrize("kind", ["wav16", "wav24", "wav32f", "flac", "ogg", "mp3", "mono", "sr22050", "sr48000"])
 def test_input_kinds_read_in_chunks_match_the_whole_file(toy, tmp_path, kind) -> None:
     mix = toy["tracks"]["jazz-001"].sum(0)

@@ -76,7 +76,7 @@ def render_html(record: dict[str, Any]) -> str:
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>{e(record['name'])}</h1>",
              f"<p>{e(record['file'])}: {record['input']['duration_s']:.1f} s, {record['input']['sample_rate']} Hz, "
-             f"{e(', '.join(record['input']['notes']) or 'no conversion')}; stems {e(record['stems'])}; "
+             f"{e(', '.join(record['input']['notes']) or 'no conversion')}; stems: {e(record['stems'])}; "
              f"model {e(str(record['bundle']['run']))} seed {record['bundle']['seed']}.</p>",
              f"<h2>Predicted quality</h2><p><b>{q['score']:.2f}</b> (90 % interval {q['low']:.2f} to {q['high']:.2f})"
              + (" &mdash; trained on SIMULATED ratings" if q["simulated_ratings"] else "") + "</p>",
