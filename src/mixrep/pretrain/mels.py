@@ -331,13 +331,16 @@ def build_mel_shard(variants: Iterable[tuple[str, int, np.ndarray]], mel_config:
                     max_s: float | None) -> MelShard:
     """Log-Mels of every item yielded by `variants` (in the order given)."""
     frontend = MelFrontend(mel_config)
-    tracks: list[str] = []
-    variant_ids: list[int] = []
-    blocks: list[np.ndarray] = []
-    for track_id, variant_id, mel in iter_item_mels(variants, frontend, max_s):
-        tracks.append(track_id)
-        variant_ids.append(variant_id)
-        blocks.append(mel)
+    items = list(iter_item_mels(variants, frontend, max_s))
+    return mel_shard_from_items(items, mel_config, max_s)
+
+
+def mel_shard_from_items(items: list[tuple[str, int, np.ndarray]], mel_config: MelConfig,
+                         max_s: float | None) -> MelShard:
+    """A MelShard of (track_id, variant_id, float16 log-Mel (4,2,M,T)) items, in the order given."""
+    tracks = [track for track, _, _ in items]
+    variant_ids = [variant for _, variant, _ in items]
+    blocks = [mel for _, _, mel in items]
     if not blocks:
         mels = np.zeros((4, 2, mel_config.n_mels, 0), dtype=np.float16)
     else:
