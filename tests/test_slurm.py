@@ -137,7 +137,7 @@ def test_profile_declares_cluster_resources() -> None:
     for rule in ("separate", "train_separator", "pretrain", "embed", "transfer"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_partition"] == "gpu" and resources["gres"].startswith("gpu:"), rule
-    for rule in ("degrade", "features", "mels"):
+    for rule in ("analyse",):
         assert profile["groups"][rule] == "cpu_fanout"
         assert profile["set-resources"][rule].get("gres") is None
     assert profile["group-components"]["cpu_fanout"] > 1

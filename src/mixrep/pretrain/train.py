@@ -27,7 +27,8 @@ from mixrep.model.checkpoint import EncoderCheckpoint, class_path, save_checkpoi
 from mixrep.model.encoder import MixEncoder
 from mixrep.model.losses import info_nce
 from mixrep.pretrain.config import PretrainSettings, build_model
-from mixrep.pretrain.data import FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts
+from mixrep.pretrain.data import (FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts,
+                                  sample_pair_windows)
 from mixrep.pretrain.embed import autocast, to_device
 from mixrep.pretrain.mels import MelSource
 from mixrep.pretrain.retrieval import retrieval_top1
@@ -153,10 +154,16 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
                                                    settings.group_size), epoch
         pos = batches[index]
         rng = np.random.default_rng([seed, epoch, index])
-        first, second = sample_pair_starts(train.num_frames[pos], length, rng)
-        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), np.concatenate([first, second]),
-                                 length).to(device)
-        features = to_device(train.features, np.concatenate([pos, pos]), device)
+        if train.has_segments:  # two distinct grid windows, each with the features of its own audio
+            a, b = sample_pair_windows(np.diff(train.seg_offsets)[pos], rng)
+            views = np.concatenate([train.segment_rows(pos, a), train.segment_rows(pos, b)])
+            starts = train.seg_starts[views]
+            features = to_device(train.seg_features, views, device)
+        else:
+            first, second = sample_pair_starts(train.num_frames[pos], length, rng)
+            starts = np.concatenate([first, second])
+            features = to_device(train.features, np.concatenate([pos, pos]), device)
+        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), starts, length).to(device)
         t1 = time.perf_counter()
         model.train()
         with autocast(device):
