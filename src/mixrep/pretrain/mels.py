@@ -162,7 +162,7 @@ class MelStore:
         legacy = [str(h.path) for h in headers if h.data_offset is None]
         if legacy:
             raise ValueError(f"{legacy[0]}: mel store of the old layout ('mels' (4, 2, M, T)); "
-                             f"rerun `mixrep mels` (the mels rule) to write the streamable layout"
+                             f"rerun the analyse rule (or `mixrep mels`) to write the streamable layout"
                              f"{f' ({len(legacy)} such files)' if len(legacy) > 1 else ''}")
         configs = sorted({h.mel_config for h in headers})
         if len(configs) > 1:
