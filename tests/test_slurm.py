@@ -138,7 +138,7 @@ def test_profile_declares_cluster_resources() -> None:
     for rule in ("separate", "train_separator", "pretrain", "embed", "transfer"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_partition"] == "gpu" and resources["gres"].startswith("gpu:"), rule
-    for rule in ("degrade", "features", "mels", "analyse"):
+    for rule in ("analyse",):
         assert profile["set-resources"][rule].get("gres") is None
         assert profile["set-threads"][rule] == 1
     # Group jobs were merged again when a run started after the manifest checkpoint (768 cores on one node).

@@ -85,6 +85,13 @@ def test_tiny_run_builds_every_final_target(tiny_run):
     values = features.select_dtypes("number").to_numpy()
     assert np.isfinite(values).all()
     assert len(features) == len(features[["track_id", "variant_id", "segment"]].drop_duplicates())
+    # one pass per shard: every variant rendered once (the analyse log counts its renders)
+    logs = sorted((results / "logs" / "analyse").glob("shard-*.log"))
+    assert logs and not list((results / "logs").glob("degrade")) and not list((results / "logs").glob("mels"))
+    renders = [re.search(r"(\d+) variants, (\d+) renders", p.read_text()).groups() for p in logs]
+    assert all(v == r for v, r in renders) and sum(int(v) for v, _ in renders) == len(features)
+    segments = pd.concat([pd.read_parquet(p) for p in sorted((results / "features" / "segments").glob("*.parquet"))])
+    assert segments.groupby(["track_id", "variant_id"]).size().min() >= 2  # two distinct views per item
 
 
 @pytest.mark.slow
@@ -102,7 +109,7 @@ def test_rerun_does_nothing_and_a_deleted_shard_rebuilds_alone(tiny_run):
                       str(lost.relative_to(workdir))], workdir, env, timeout=300)
     assert plan.returncode == 0, output_of(plan)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", output_of(plan), flags=re.M))
-    assert counts.get("features") == "1" and counts.get("total") == "1", output_of(plan)
+    assert counts.get("analyse") == "1" and counts.get("total") == "1", output_of(plan)
     rebuilt = snakemake(["--cores", "1", "--configfile", str(TINY), "--", str(lost.relative_to(workdir))],
                         workdir, env, timeout=300)
     assert rebuilt.returncode == 0 and lost.exists(), output_of(rebuilt)
@@ -122,7 +129,8 @@ def test_recipes_and_features_identical_with_one_or_two_cores(tmp_path, tool_env
         results = workdir / "results"
         tables[cores] = {p.relative_to(results): p.read_bytes()
                          for p in sorted(results.glob("variants/*/recipes.parquet"))
-                         + sorted(results.glob("features/*.parquet")) + [results / "features.parquet"]}
+                         + sorted(results.glob("features/*.parquet")) + sorted(results.glob("features/segments/*.parquet"))
+                         + [results / "features.parquet"]}
     assert tables[1].keys() == tables[2].keys() and len(tables[1]) >= 5
     for name in tables[1]:
         assert tables[1][name] == tables[2][name], name

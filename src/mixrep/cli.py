@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-separator": ("mixrep.separation.cli", "train_main", "train SCNet on the corpus stems"),
     "separate": ("mixrep.separation.cli", "separate_main", "separate one shard into four stems"),
     "eval-separation": ("mixrep.separation.cli", "eval_main", "SDR / SI-SDR of separators on the test split"),
+    "analyse": ("mixrep.analyse.cli", "main", "one pass over a shard: recipes, features, segment features, Mels"),
     "degrade": ("mixrep.degrade.cli", "main", "draw and render degraded remixes of one shard"),
     "features": ("mixrep.features.cli", "main", "structured mixing features of one shard"),
     "merge-features": ("mixrep.features.cli", "merge_main", "merge per-shard feature tables"),

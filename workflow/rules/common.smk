@@ -112,7 +112,8 @@ def manifest_metadata(wildcards):
     return workflow_config.external_inputs(config, "genre_csv", "fma_tracks", "fma_genres")
 
 
-# ---------------------------------------------------------------- features (input functions of features.smk)
+# ---------------------------------------------------------------- features (input functions of features.smk;
+# the per-shard tables are written by analyse.smk)
 def features_shard_tables(wildcards):
     """Every shard's features table (known once the manifest checkpoint has run)."""
     return expand_shards(f"{RESULTS}/features/{{shard}}.parquet")
@@ -122,6 +123,11 @@ def features_shard_tables(wildcards):
 def pretrain_mels(wildcards):
     """Every shard's mel store (known once the manifest checkpoint has run)."""
     return expand_shards(f"{RESULTS}/mels/{{shard}}.npz")
+
+
+def pretrain_segments(wildcards):
+    """Every shard's per-segment features (the conditioning of each encoder view)."""
+    return expand_shards(f"{RESULTS}/features/segments/{{shard}}.parquet")
 
 
 # ---------------------------------------------------------------- evaluation (input functions of evaluation.smk)

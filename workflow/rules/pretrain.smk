@@ -1,36 +1,14 @@
-# Stage 1: log-Mel inputs per shard, contrastive pretraining per ablation cell and seed, embeddings.
+# Stage 1: contrastive pretraining per ablation cell and seed, embeddings. The Mel store and the per-segment
+# features (each view's own conditioning) are written by the analyse pass (analyse.smk).
 # docs/pretrain.md describes the model, the objective and every output.
 # results/mels/{shard}.npz is the time-major Mel store that pretrain and embed stream segments from
 # (mixrep.pretrain.mels.MelStore): their memory does not grow with the number of shards.
 
 
-rule mels:
-    input:
-        index=f"{RESULTS}/stems/{{shard}}/index.parquet",
-        recipes=f"{RESULTS}/variants/{{shard}}/recipes.parquet",
-    output:
-        f"{RESULTS}/mels/{{shard}}.npz",
-    log:
-        f"{RESULTS}/logs/mels/{{shard}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/mels/{{shard}}.tsv"
-    params:
-        settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain", "degrade"),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/mixrep.yaml"
-    shell:
-        "mixrep mels --stems-index {input.index:q} --recipes {input.recipes:q} --out {output:q}"
-        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
-
-
 rule pretrain:
     input:
         mels=pretrain_mels,
+        segments=pretrain_segments,
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
@@ -57,6 +35,7 @@ rule pretrain:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep pretrain --mels {input.mels:q} --features {input.features:q} --manifest {input.manifest:q}"
+        " --segments {input.segments:q}"
         " --run {wildcards.run} --seed {wildcards.seed} --checkpoint {output.checkpoint:q}"
         " --log-csv {output.log_csv:q} --plot {output.plot:q} --metrics {output.metrics:q}"
         " --nproc {resources.pretrain_procs} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
@@ -66,6 +45,7 @@ rule embed:
     input:
         checkpoint=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/encoder.pt",
         mels=pretrain_mels,
+        segments=pretrain_segments,
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
@@ -85,13 +65,14 @@ rule embed:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
-        " --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
         " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule embed_random:
     input:
         mels=pretrain_mels,
+        segments=pretrain_segments,
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
@@ -111,5 +92,5 @@ rule embed_random:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --random-init film-all --mels {input.mels:q} --features {input.features:q}"
-        " --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
         " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"

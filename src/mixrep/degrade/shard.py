@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -55,39 +56,52 @@ def peak_dbfs(audio: np.ndarray) -> float:
     return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
 
 
-def degrade_track(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
-                  sample_rate: int = SAMPLE_RATE, audio_dir: Path | None = None) -> list[VariantRow]:
-    """All variants of one track, rendered once each; with `audio_dir`, their mixes are written as WAV."""
+def render_track_variants(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
+                          sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[VariantRow, np.ndarray]]:
+    """Every variant of one track, rendered once each: its recipe row and its stems (4, 2, N) as delivered.
+
+    The stems yielded are what `render_variant(stems, row.effects)` gives (the headroom gain, when added, is
+    applied to every stem exactly as `render_chain` applies the recipe's `all` entry), so the analyse stage
+    computes features and Mels from this one render instead of rendering the recipe again.
+    """
     reference = mix(stems)
-    rows = []
     for variant_id in range(config.variants_per_track + 1):
         recipe: Recipe = sample_recipe(track_id, variant_id, config, seed)
         meter = SeverityMeter(reference, sample_rate, config.severity)
         rendered, effects = render_chain(stems, recipe.effects, sample_rate, observer=meter)
-        variant_mix = mix(rendered)
-        peak = peak_dbfs(variant_mix)
+        peak = peak_dbfs(mix(rendered))
         headroom = 0.0
         if peak > config.clip_threshold_dbfs:
             headroom = round(config.headroom_target_dbfs - peak, 3)
-            effects = (*effects, EffectSpec(ALL_STEMS, Headroom(gain_db=headroom)))
+            gain = EffectSpec(ALL_STEMS, Headroom(gain_db=headroom))
+            effects = (*effects, gain)
             log.warning("%s variant %d peaks at %+.2f dBFS (> %.1f): headroom gain %+.3f dB added to the recipe",
                         track_id, variant_id, peak, config.clip_threshold_dbfs, headroom)
-            variant_mix = variant_mix * np.float32(10 ** (headroom / 20))
-        if audio_dir is not None:
-            write_audio(audio_dir / track_dirname(track_id) / f"variant-{variant_id:02d}.wav", variant_mix,
-                        sample_rate)
-        rows.append(VariantRow(track_id, variant_id, effects_to_json(effects),
-                               Recipe(track_id, variant_id, recipe.seed, effects).fault_types,
-                               round(meter.total, 4), recipe.seed, round(peak, 3), headroom))
+            for index in range(len(rendered)):
+                rendered[index] = gain.effect.apply(rendered[index], sample_rate)
+        row = VariantRow(track_id, variant_id, effects_to_json(effects),
+                         Recipe(track_id, variant_id, recipe.seed, effects).fault_types,
+                         round(meter.total, 4), recipe.seed, round(peak, 3), headroom)
         log.info("%s v%d: %-40s severity %6.2f  peak %+6.2f dBFS", track_id, variant_id,
-                 rows[-1].fault_types, rows[-1].severity, peak)
+                 row.fault_types, row.severity, peak)
+        yield row, rendered
+
+
+def degrade_track(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
+                  sample_rate: int = SAMPLE_RATE, audio_dir: Path | None = None) -> list[VariantRow]:
+    """All variants of one track, rendered once each; with `audio_dir`, their mixes are written as WAV."""
+    rows = []
+    for row, rendered in render_track_variants(track_id, stems, config, seed, sample_rate):
+        if audio_dir is not None:
+            write_audio(audio_dir / track_dirname(track_id) / f"variant-{row.variant_id:02d}.wav", mix(rendered),
+                        sample_rate)
+        rows.append(row)
     return rows
 
 
-def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, root: str | Path | None = None,
-                  audio_dir: str | Path | None = None,
-                  sample_rate: int = SAMPLE_RATE) -> tuple[pd.DataFrame, list[Rejected]]:
-    """Recipes of every track of a stems index (sorted by track id) and the tracks that could not be used."""
+def shard_tracks(stems_index: str | Path, root: str | Path | None = None,
+                 ) -> tuple[list[tuple[str, Path]], list[Rejected]]:
+    """(track_id, stem folder) of every separated track of a stems index, sorted by id, and those that failed."""
     stems_index = Path(stems_index)
     try:
         index = pd.read_parquet(stems_index)
@@ -97,31 +111,51 @@ def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, roo
     if missing:
         raise ValueError(f"{stems_index}: the stems index lacks the columns {sorted(missing)}")
     base = Path(root) if root is not None else Path.cwd()
-    rows: list[VariantRow] = []
     rejected: list[Rejected] = []
     if "status" in index.columns:  # tracks the separation stage could not separate carry its reason on
         failed = index[index["status"].astype(str) != "ok"]
         for track_id, reason in zip(failed["track_id"].astype(str), failed.get("reason", failed["status"]).astype(str)):
             rejected.append(Rejected(track_id, f"separation failed: {reason}"))
         index = index[index["status"].astype(str) == "ok"]
-    for track_id, stem_dir in sorted(zip(index["track_id"].astype(str), index["stem_dir"].astype(str))):
-        path = Path(stem_dir) if Path(stem_dir).is_absolute() else base / stem_dir
+    tracks = [(track_id, Path(stem_dir) if Path(stem_dir).is_absolute() else base / stem_dir)
+              for track_id, stem_dir in sorted(zip(index["track_id"].astype(str), index["stem_dir"].astype(str)))]
+    return tracks, rejected
+
+
+def non_finite_reason(path: Path, stems: np.ndarray) -> str | None:
+    """Why stems cannot be used (NaN/inf samples), or None."""
+    if np.isfinite(stems).all():
+        return None
+    bad = [name for name, stem in zip(STEMS, stems) if not np.isfinite(stem).all()]
+    return f"{path}: stems {bad} hold values that are not finite (NaN/inf)"
+
+
+def recipe_table(rows: list[VariantRow]) -> pd.DataFrame:
+    """recipes.parquet (docs/CONTRACTS.md) from variant rows."""
+    table = pd.DataFrame([vars(row) for row in rows], columns=list(RECIPE_COLUMNS))
+    return table.astype({"track_id": "string", "variant_id": "int32", "effects": "string",
+                         "fault_types": "string", "severity": "float64", "seed": "int64",
+                         "peak_dbfs": "float64", "headroom_gain_db": "float64"})
+
+
+def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, root: str | Path | None = None,
+                  audio_dir: str | Path | None = None,
+                  sample_rate: int = SAMPLE_RATE) -> tuple[pd.DataFrame, list[Rejected]]:
+    """Recipes of every track of a stems index (sorted by track id) and the tracks that could not be used."""
+    tracks, rejected = shard_tracks(stems_index, root)
+    rows: list[VariantRow] = []
+    for track_id, path in tracks:
         try:
             stems = read_stems(path)
         except AudioError as exc:
             log.error("%s: skipped, stems unreadable: %s", track_id, exc)
             rejected.append(Rejected(track_id, str(exc)))
             continue
-        if not np.isfinite(stems).all():
-            bad = [name for name, stem in zip(STEMS, stems) if not np.isfinite(stem).all()]
-            reason = f"{path}: stems {bad} hold values that are not finite (NaN/inf)"
+        reason = non_finite_reason(path, stems)
+        if reason:
             log.error("%s: skipped, %s", track_id, reason)
             rejected.append(Rejected(track_id, reason))
             continue
         rows += degrade_track(track_id, stems, config, seed, sample_rate,
                               Path(audio_dir) if audio_dir is not None else None)
-    table = pd.DataFrame([vars(row) for row in rows], columns=list(RECIPE_COLUMNS))
-    table = table.astype({"track_id": "string", "variant_id": "int32", "effects": "string",
-                          "fault_types": "string", "severity": "float64", "seed": "int64",
-                          "peak_dbfs": "float64", "headroom_gain_db": "float64"})
-    return table, rejected
+    return recipe_table(rows), rejected

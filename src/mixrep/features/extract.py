@@ -151,3 +151,32 @@ def extract_segments(stems: np.ndarray, sample_rate: float,
     if count == 1:
         return [extract_features(stems, sample_rate, cfg)]
     return [extract_features(stems[..., k * length:(k + 1) * length], sample_rate, cfg) for k in range(count)]
+
+
+#: features that need at least this much audio (seconds): short-term loudness and what is built on it use
+#: 3 s windows (EBU Tech 3341/3342), integrated loudness 400 ms gating blocks (BS.1770).
+_NEEDS_S = {"st_loudness_median_lufs": loudness.SHORT_TERM_S, "st_loudness_max_lufs": loudness.SHORT_TERM_S,
+            "dr_lu": loudness.SHORT_TERM_S, "lra_lu": loudness.SHORT_TERM_S,
+            "loudness_lufs": loudness.BLOCK_S, "rel_loudness_lu": loudness.BLOCK_S}
+
+
+def undefined_columns(num_samples: int, sample_rate: float) -> list[str]:
+    """Columns with no defined value on a window of `num_samples` samples (too short for their measure)."""
+    seconds = num_samples / float(sample_rate)
+    return [name for name in feature_columns()
+            if name.startswith("dynamics.") and _NEEDS_S.get(name.rsplit(".", 1)[1], 0.0) > seconds]
+
+
+def extract_window_features(stems: np.ndarray, sample_rate: float,
+                            settings: FeatureSettings | Mapping[str, Any] | None = None) -> dict[str, float]:
+    """`extract_features` of a short window, with the columns its length cannot define set to NaN.
+
+    An encoder view is ~0.74 s: a 3 s short-term loudness (or a DR / LRA from it) measured on it would be a
+    different quantity under the same name, so it is marked missing instead (standardised to 0, the train
+    mean, like every missing value: mixrep.pretrain.data.FeatureStats.transform). Every other value is
+    exactly `extract_features` of the same samples.
+    """
+    row = extract_features(stems, sample_rate, settings)
+    for name in undefined_columns(np.shape(stems)[-1], sample_rate):
+        row[name] = float("nan")
+    return row

@@ -8,7 +8,7 @@ written: the contract is "never -inf or NaN".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +25,12 @@ def schema() -> pa.Schema:
     return pa.schema(fields)
 
 
-def build_table(keys: Sequence[tuple[str, int, int]], rows: Sequence[dict[str, float]]) -> pa.Table:
-    """A checked, key-sorted table from (track_id, variant_id, segment) keys and feature rows."""
+def build_table(keys: Sequence[tuple[str, int, int]], rows: Sequence[dict[str, float]],
+                undefined: Collection[str] = ()) -> pa.Table:
+    """A checked, key-sorted table from (track_id, variant_id, segment) keys and feature rows.
+
+    `undefined`: columns allowed to hold NaN (= not defined on the row's audio; the per-segment table only).
+    """
     if len(keys) != len(rows):
         raise ValueError(f"{len(keys)} keys for {len(rows)} feature rows")
     names = feature_columns()
@@ -40,12 +44,15 @@ def build_table(keys: Sequence[tuple[str, int, int]], rows: Sequence[dict[str, f
     ]
     columns += [pa.array(matrix[:, j], pa.float32()) for j in range(len(names))]
     table = pa.Table.from_arrays(columns, schema=schema())
-    check_table(table, "features table")
+    check_table(table, "features table", undefined)
     return table
 
 
-def check_table(table: pa.Table, where: str | Path) -> None:
-    """Raise ValueError naming `where` if the columns are not the contract's or a value is not finite."""
+def check_table(table: pa.Table, where: str | Path, undefined: Collection[str] = ()) -> None:
+    """Raise ValueError naming `where` if the columns are not the contract's or a value is not finite.
+
+    Columns in `undefined` may hold NaN (never infinity).
+    """
     expected = schema()
     if table.schema.names != expected.names:
         missing = sorted(set(expected.names) - set(table.schema.names))
@@ -57,6 +64,9 @@ def check_table(table: pa.Table, where: str | Path) -> None:
     if table.num_rows:
         matrix = np.column_stack([table.column(name).to_numpy() for name in feature_columns()])
         bad = ~np.isfinite(matrix)
+        if undefined:
+            allowed = np.array([name in set(undefined) for name in feature_columns()])
+            bad &= ~(np.isnan(matrix) & allowed[None, :])
         if bad.any():
             names = sorted({feature_columns()[j] for j in np.flatnonzero(bad.any(axis=0))})
             raise ValueError(f"{where}: NaN or infinite values in {names[:5]}")
@@ -65,10 +75,10 @@ def check_table(table: pa.Table, where: str | Path) -> None:
         raise ValueError(f"{where}: duplicate (track_id, variant_id, segment) keys")
 
 
-def write_table(table: pa.Table, path: str | Path) -> Path:
+def write_table(table: pa.Table, path: str | Path, undefined: Collection[str] = ()) -> Path:
     """Write after `check_table`; deterministic bytes for identical rows."""
     path = Path(path)
-    check_table(table, path)
+    check_table(table, path, undefined)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
     return path

@@ -77,14 +77,27 @@ def mels_main(argv: list[str] | None = None) -> int:
 
 
 # ---------------------------------------------------------------- shared loading
-def _load_items(mels: list[str], features: str, manifest: str, families: tuple[str, ...], segment_frames: int):
+def _read_segments(paths: list[str] | None) -> pd.DataFrame | None:
+    """Every shard's per-segment features (results/features/segments/{shard}.parquet), or None if none given."""
+    from mixrep.analyse.outputs import read_segment_table
+
+    if not paths:
+        return None
+    try:
+        return pd.concat([read_segment_table(path) for path in paths], ignore_index=True)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot read the per-segment features ({error})") from error
+
+
+def _load_items(mels: list[str], features: str, manifest: str, families: tuple[str, ...], segment_frames: int,
+                segments: list[str] | None = None):
     from mixrep.pretrain.data import prepare_items
     from mixrep.pretrain.mels import MelStore
 
     try:
         bank = MelStore(mels)  # index only: segments are read from disk as they are needed
         items, stats = prepare_items(bank, _read_parquet(features, "features"), _read_parquet(manifest, "manifest"),
-                                     families, segment_frames)
+                                     families, segment_frames, _read_segments(segments))
     except (ValueError, KeyError) as error:
         raise SystemExit(f"pretrain inputs: {error}") from error
     for row in items.skipped:
@@ -108,6 +121,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mels", nargs="+", required=True, help="results/mels/{shard}.npz (all shards; streamed, not loaded)")
     parser.add_argument("--features", required=True, help="results/features.parquet")
     parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
+    parser.add_argument("--segments", nargs="*", default=None,
+                        help="results/features/segments/{shard}.parquet (all shards): each view is conditioned on "
+                             "its own window's features; without it, on the item's row")
     parser.add_argument("--run", required=True, help="ablation cell, e.g. film-all")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--checkpoint", required=True, help="output encoder.pt")
@@ -155,7 +171,8 @@ def _pretrain(ranks: Ranks, local_rank: int, init_method: str, args: argparse.Na
         distributed.init(ranks, device, init_method)
     try:
         start = time.perf_counter()
-        bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames)
+        bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames,
+                                         args.segments)
         load_s = time.perf_counter() - start
         if ranks.is_main:
             print(f"{len(items)} items {_split_counts(items)}; {len(items.skipped)} skipped; device {device}; "
@@ -242,6 +259,9 @@ def embed_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mels", nargs="+", required=True)
     parser.add_argument("--features", required=True)
     parser.add_argument("--manifest", required=True)
+    parser.add_argument("--segments", nargs="*", default=None,
+                        help="results/features/segments/{shard}.parquet (all shards): each view is conditioned on "
+                             "its own window's features; without it, on the item's row")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="encoder.pt of a trained cell")
     source.add_argument("--random-init", metavar="RUN", help="architecture of this cell, untrained (e.g. film-all)")
@@ -262,7 +282,7 @@ def embed_main(argv: list[str] | None = None) -> int:
         run, length = meta.run, meta.segment_frames
     else:
         run, length = run_option(args.random_init, "--random-init").name, settings.segment_frames
-    bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, length)
+    bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, length, args.segments)
     if not args.checkpoint:
         model = build_model(run, settings, stats.dims, args.seed)
         model.set_input_stats(*input_stats(bank, items.of_split("train")))

@@ -15,6 +15,7 @@ one would have drawn.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -96,8 +97,10 @@ def fit_feature_stats(table: pd.DataFrame, families: Sequence[str], train_tracks
     mean, std = {}, {}
     for name, cols in columns.items():
         values = train[cols].to_numpy(dtype=np.float64)
-        mu = np.nanmean(values, axis=0) if np.isfinite(values).any() else np.zeros(len(cols))
-        sd = np.nanstd(values, axis=0)
+        with warnings.catch_warnings():  # a column undefined on every window (NaN) gets mean 0, std 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mu = np.nanmean(values, axis=0) if np.isfinite(values).any() else np.zeros(len(cols))
+            sd = np.nanstd(values, axis=0)
         mean[name] = np.nan_to_num(mu, nan=0.0)
         std[name] = np.where(np.isfinite(sd) & (sd > 1e-8), sd, 1.0)
     return FeatureStats(columns, mean, std)
@@ -105,7 +108,13 @@ def fit_feature_stats(table: pd.DataFrame, families: Sequence[str], train_tracks
 
 @dataclass
 class ItemSet:
-    """Track × variant items that can be used: their mel index, split, genre and features."""
+    """Track × variant items that can be used: their mel index, split, genre and features.
+
+    With a per-segment table (the workflow: results/features/segments/{shard}.parquet), item k's encoder views
+    are the grid windows seg_offsets[k]:seg_offsets[k+1], starting at Mel frames `seg_starts`, each with the
+    features of its own audio (`seg_features`). Without one (seg_offsets None) the views are drawn anywhere
+    in the item and every view gets the item-level row `features` (the former behaviour; library callers only).
+    """
 
     mel_index: np.ndarray
     track_id: np.ndarray
@@ -115,25 +124,73 @@ class ItemSet:
     features: dict[str, np.ndarray]
     num_frames: np.ndarray
     skipped: list[dict[str, object]] = field(default_factory=list)
+    seg_offsets: np.ndarray | None = None
+    seg_starts: np.ndarray | None = None
+    seg_features: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.mel_index)
 
+    @property
+    def has_segments(self) -> bool:
+        return self.seg_offsets is not None
+
+    def segment_rows(self, positions: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Global segment rows of window `local` of items `positions`."""
+        return self.seg_offsets[np.asarray(positions)] + np.asarray(local, dtype=np.int64)
+
     def subset(self, mask: np.ndarray) -> ItemSet:
+        seg = {}
+        if self.has_segments:
+            kept = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
+            counts = np.diff(self.seg_offsets)[kept]
+            rows = (np.concatenate([np.arange(self.seg_offsets[k], self.seg_offsets[k + 1]) for k in kept])
+                    if len(kept) else np.zeros(0, np.int64)).astype(np.int64)
+            seg = dict(seg_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                       seg_starts=self.seg_starts[rows], seg_features={k: v[rows] for k, v in self.seg_features.items()})
         return ItemSet(self.mel_index[mask], self.track_id[mask], self.variant_id[mask], self.split[mask],
                        self.genre[mask], {k: v[mask] for k, v in self.features.items()}, self.num_frames[mask],
-                       self.skipped)
+                       self.skipped, **seg)
 
     def of_split(self, split: str) -> ItemSet:
         return self.subset(self.split == split)
 
 
+SEGMENT_EXTRA_COLUMNS = ("frame_start", "sample_start", "sample_stop")
+
+
+def sample_pair_windows(counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two distinct grid windows per item (local indices), the same window only for an item with one window."""
+    counts = np.asarray(counts, dtype=np.int64)
+    first = np.floor(rng.random(len(counts)) * counts).astype(np.int64)
+    shift = 1 + np.floor(rng.random(len(counts)) * np.maximum(counts - 1, 1)).astype(np.int64)
+    second = np.where(counts > 1, (first + shift) % np.maximum(counts, 1), first)
+    return first, second
+
+
+def _segment_index(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
+    """The per-segment table sorted by its keys, and (track_id, variant_id) -> its row numbers."""
+    missing = [c for c in (*KEY_COLUMNS, "frame_start") if c not in segments.columns]
+    if missing:
+        raise ValueError(f"segments table lacks columns {missing}")
+    table = segments.copy()
+    table["track_id"] = table["track_id"].astype(str)
+    table["variant_id"] = table["variant_id"].astype(np.int64)
+    table = table.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+    groups = table.groupby(["track_id", "variant_id"], sort=False).indices
+    return table, {(str(t), int(v)): np.asarray(rows) for (t, v), rows in groups.items()}
+
+
 def prepare_items(bank: MelSource, features: pd.DataFrame, manifest: pd.DataFrame,
-                  families: Sequence[str], segment_frames: int) -> tuple[ItemSet, FeatureStats]:
-    """Join mels, manifest (split, genre) and features; list every item left out with its reason.
+                  families: Sequence[str], segment_frames: int,
+                  segments: pd.DataFrame | None = None) -> tuple[ItemSet, FeatureStats]:
+    """Join mels, manifest (split, genre), features (and per-segment features); list every item left out.
 
     Items need a manifest row, a feature row (for every cell, so that all cells embed the same items) and at
-    least `segment_frames` frames. Feature statistics come from the train split only.
+    least `segment_frames` frames; with `segments`, also their grid windows, which must be
+    `window_starts(num_frames, segment_frames)` (a table made for other sizes is an error, not a silent
+    mismatch). Feature statistics come from the train split only: of the per-segment rows when given (those
+    are what the encoder is conditioned on), of the item rows otherwise.
     """
     needed = [c for c in ("track_id", "split", "genre") if c not in manifest.columns]
     if needed:
@@ -144,7 +201,10 @@ def prepare_items(bank: MelSource, features: pd.DataFrame, manifest: pd.DataFram
     info = rows.set_index(rows["track_id"].astype(str))[["split", "genre"]]
     table = item_features(features)
     train_tracks = set(info.index[info["split"] == "train"])
-    stats = fit_feature_stats(table, families, train_tracks)
+    seg_table, seg_rows = (None, {}) if segments is None else _segment_index(segments)
+    stats_table = table if seg_table is None else seg_table.drop(columns=[c for c in SEGMENT_EXTRA_COLUMNS
+                                                                          if c in seg_table.columns])
+    stats = fit_feature_stats(stats_table, families, train_tracks)
     keyed = table.set_index(["track_id", "variant_id"])
     keys = list(zip(bank.track_id.tolist(), bank.variant_id.tolist()))
     frames = bank.num_frames
@@ -157,6 +217,8 @@ def prepare_items(bank: MelSource, features: pd.DataFrame, manifest: pd.DataFram
             reason = "no row in features.parquet"
         elif frames[k] < segment_frames:
             reason = f"only {frames[k]} Mel frames (< segment_frames={segment_frames})"
+        elif seg_table is not None and (track, int(variant)) not in seg_rows:
+            reason = "no rows in the per-segment features table"
         if reason:
             skipped.append({"track_id": track, "variant_id": int(variant), "reason": reason})
         else:
@@ -166,10 +228,24 @@ def prepare_items(bank: MelSource, features: pd.DataFrame, manifest: pd.DataFram
     variants = bank.variant_id[index]
     feature_rows = keyed.loc[list(zip(tracks.tolist(), variants.tolist()))] if len(index) else keyed.iloc[:0]
     track_info = info.loc[tracks] if len(index) else info.iloc[:0]
+    seg: dict[str, object] = {}
+    if seg_table is not None:
+        order = [seg_rows[(t, int(v))] for t, v in zip(tracks.tolist(), variants.tolist())]
+        for k, (rows_k, n) in enumerate(zip(order, frames[index])):
+            starts = seg_table["frame_start"].to_numpy(np.int64)[rows_k]
+            if not np.array_equal(starts, window_starts(int(n), segment_frames)):
+                raise ValueError(f"{tracks[k]} variant {variants[k]}: per-segment windows start at frames "
+                                 f"{starts.tolist()}, not the grid of segment_frames={segment_frames} over "
+                                 f"{int(n)} frames: the table was made with other settings; rerun analyse")
+        flat = np.concatenate(order).astype(np.int64) if order else np.zeros(0, np.int64)
+        seg = dict(seg_offsets=np.concatenate([[0], np.cumsum([len(r) for r in order])]).astype(np.int64),
+                   seg_starts=seg_table["frame_start"].to_numpy(np.int64)[flat],
+                   seg_features=stats.transform(seg_table.iloc[flat]))
     items = ItemSet(mel_index=index, track_id=tracks, variant_id=variants,
                     split=track_info["split"].astype(str).to_numpy(dtype=str),
                     genre=track_info["genre"].astype(str).to_numpy(dtype=str),
-                    features=stats.transform(feature_rows.reset_index()), num_frames=frames[index], skipped=skipped)
+                    features=stats.transform(feature_rows.reset_index()), num_frames=frames[index], skipped=skipped,
+                    **seg)
     return items, stats
 
 

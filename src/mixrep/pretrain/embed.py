@@ -33,38 +33,52 @@ def to_device(features: Mapping[str, np.ndarray], positions: np.ndarray,
 
 @torch.inference_mode()
 def encode_segments(model: nn.Module, bank: MelSource, items: ItemSet, positions: np.ndarray, starts: np.ndarray,
-                    length: int, device: torch.device, batch_size: int = 64) -> np.ndarray:
-    """z (len(positions), 4·d) float32 of the segments (items[positions], starts)."""
+                    length: int, device: torch.device, batch_size: int = 64,
+                    segments: np.ndarray | None = None) -> np.ndarray:
+    """z (len(positions), 4·d) float32 of the segments (items[positions], starts).
+
+    With `segments` (rows of the items' per-segment table, one per position) each segment is conditioned on
+    its own window's features; otherwise on its item's row.
+    """
     model.eval()
     out = []
     for lo in range(0, len(positions), batch_size):
         pos = positions[lo:lo + batch_size]
         mels = gather_segments(bank, items.mel_index[pos], starts[lo:lo + batch_size], length)
+        features = (to_device(items.features, pos, device) if segments is None
+                    else to_device(items.seg_features, segments[lo:lo + batch_size], device))
         with autocast(device):
-            z = model(mels.to(device), to_device(items.features, pos, device))
+            z = model(mels.to(device), features)
         out.append(z.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
 def embed_items(model: nn.Module, bank: MelSource, items: ItemSet, length: int, device: torch.device,
                 batch_size: int = 64) -> np.ndarray:
-    """One embedding per item: the mean of z over `window_starts` of the item.
+    """One embedding per item: the mean of z over `window_starts` of the item (its grid windows, each
+    conditioned on its own features, when the items carry a per-segment table).
 
     Windows are encoded `batch_size` at a time and summed into per-item accumulators as they come, so only
     the (items × 4·d) result is held, never every window's z; batches and summation order are those of the
     former all-at-once version, so the embeddings are identical.
     """
-    positions, starts = [], []
-    for k, frames in enumerate(items.num_frames):
-        windows = window_starts(int(frames), length)
-        positions.append(np.full(len(windows), k))
-        starts.append(windows)
-    pos = np.concatenate(positions)
-    starts_all = np.concatenate(starts)
+    segments = None
+    if items.has_segments:  # the grid windows of the per-segment table, each with its own features
+        pos = np.repeat(np.arange(len(items)), np.diff(items.seg_offsets))
+        starts_all = items.seg_starts
+        segments = np.arange(len(starts_all))
+    else:
+        positions, starts = [], []
+        for k, frames in enumerate(items.num_frames):
+            windows = window_starts(int(frames), length)
+            positions.append(np.full(len(windows), k))
+            starts.append(windows)
+        pos = np.concatenate(positions)
+        starts_all = np.concatenate(starts)
     sums = None
     for lo in range(0, len(pos), batch_size):
         z = encode_segments(model, bank, items, pos[lo:lo + batch_size], starts_all[lo:lo + batch_size], length,
-                            device, batch_size)
+                            device, batch_size, None if segments is None else segments[lo:lo + batch_size])
         if sums is None:
             sums = np.zeros((len(items), z.shape[1]), dtype=np.float64)
         np.add.at(sums, pos[lo:lo + batch_size], z)

@@ -162,7 +162,7 @@ class MelStore:
         legacy = [str(h.path) for h in headers if h.data_offset is None]
         if legacy:
             raise ValueError(f"{legacy[0]}: mel store of the old layout ('mels' (4, 2, M, T)); "
-                             f"rerun `mixrep mels` (the mels rule) to write the streamable layout"
+                             f"rerun the analyse rule (or `mixrep mels`) to write the streamable layout"
                              f"{f' ({len(legacy)} such files)' if len(legacy) > 1 else ''}")
         configs = sorted({h.mel_config for h in headers})
         if len(configs) > 1:
@@ -331,13 +331,16 @@ def build_mel_shard(variants: Iterable[tuple[str, int, np.ndarray]], mel_config:
                     max_s: float | None) -> MelShard:
     """Log-Mels of every item yielded by `variants` (in the order given)."""
     frontend = MelFrontend(mel_config)
-    tracks: list[str] = []
-    variant_ids: list[int] = []
-    blocks: list[np.ndarray] = []
-    for track_id, variant_id, mel in iter_item_mels(variants, frontend, max_s):
-        tracks.append(track_id)
-        variant_ids.append(variant_id)
-        blocks.append(mel)
+    items = list(iter_item_mels(variants, frontend, max_s))
+    return mel_shard_from_items(items, mel_config, max_s)
+
+
+def mel_shard_from_items(items: list[tuple[str, int, np.ndarray]], mel_config: MelConfig,
+                         max_s: float | None) -> MelShard:
+    """A MelShard of (track_id, variant_id, float16 log-Mel (4,2,M,T)) items, in the order given."""
+    tracks = [track for track, _, _ in items]
+    variant_ids = [variant for _, variant, _ in items]
+    blocks = [mel for _, _, mel in items]
     if not blocks:
         mels = np.zeros((4, 2, mel_config.n_mels, 0), dtype=np.float16)
     else:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mixrep.pretrain.data import ItemSet, sample_pair_starts
+from mixrep.pretrain.data import ItemSet, sample_pair_starts, sample_pair_windows
 from mixrep.pretrain.embed import encode_segments
 from mixrep.pretrain.mels import MelSource
 
@@ -24,8 +24,16 @@ def retrieval_top1(model: nn.Module, bank: MelSource, items: ItemSet, length: in
         return {"n_items": len(items), "top1": None, "top1_within_track": None, "chance": None,
                 "chance_within_track": None}
     rng = np.random.default_rng([seed, 0x7E7])
-    first, second = sample_pair_starts(items.num_frames, length, rng)
     positions = np.arange(len(items))
+    if items.has_segments:  # two distinct grid windows, each conditioned on its own features
+        a, b = sample_pair_windows(np.diff(items.seg_offsets), rng)
+        rows_a, rows_b = items.segment_rows(positions, a), items.segment_rows(positions, b)
+        queries = encode_segments(model, bank, items, positions, items.seg_starts[rows_a], length, device,
+                                  batch_size, rows_a)
+        keys = encode_segments(model, bank, items, positions, items.seg_starts[rows_b], length, device,
+                               batch_size, rows_b)
+        return retrieval_scores(queries, keys, items.track_id)
+    first, second = sample_pair_starts(items.num_frames, length, rng)
     queries = encode_segments(model, bank, items, positions, first, length, device, batch_size)
     keys = encode_segments(model, bank, items, positions, second, length, device, batch_size)
     return retrieval_scores(queries, keys, items.track_id)

@@ -31,7 +31,8 @@ from mixrep.model.checkpoint import EncoderCheckpoint, class_path, save_checkpoi
 from mixrep.model.encoder import MixEncoder
 from mixrep.model.losses import info_nce
 from mixrep.pretrain.config import PretrainSettings, build_model
-from mixrep.pretrain.data import FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts
+from mixrep.pretrain.data import (FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts,
+                                  sample_pair_windows)
 from mixrep.pretrain.distributed import Ranks, dropout_seed
 from mixrep.pretrain.embed import autocast, to_device
 from mixrep.pretrain.mels import MelSource
@@ -168,11 +169,18 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
                                                    settings.group_size), epoch
         pos = batches[index]
         rng = np.random.default_rng([seed, epoch, index])
-        first, second = sample_pair_starts(train.num_frames[pos], length, rng)
-        pos, first, second = pos[mine], first[mine], second[mine]
-        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), np.concatenate([first, second]),
-                                 length).to(device)
-        features = to_device(train.features, np.concatenate([pos, pos]), device)
+        if train.has_segments:  # two distinct grid windows, each with the features of its own audio
+            a, b = sample_pair_windows(np.diff(train.seg_offsets)[pos], rng)
+            pos, a, b = pos[mine], a[mine], b[mine]  # this rank's slice of the global batch's draws
+            views = np.concatenate([train.segment_rows(pos, a), train.segment_rows(pos, b)])
+            starts = train.seg_starts[views]
+            features = to_device(train.seg_features, views, device)
+        else:
+            first, second = sample_pair_starts(train.num_frames[pos], length, rng)
+            pos, first, second = pos[mine], first[mine], second[mine]
+            starts = np.concatenate([first, second])
+            features = to_device(train.features, np.concatenate([pos, pos]), device)
+        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), starts, length).to(device)
         t1 = time.perf_counter()
         model.train()
         with autocast(device):

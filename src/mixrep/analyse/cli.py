@@ -1,0 +1,60 @@
+"""`mixrep analyse`: one pass over a shard (docs/degrade.md, docs/features.md, docs/pretrain.md).
+
+Replaces the degrade, features and mels shard jobs: the stems are read once per track, each variant is
+rendered once, and the log says how many renders were made (= variants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from mixrep.analyse.outputs import write_analysis
+from mixrep.analyse.settings import AnalyseSettings
+from mixrep.analyse.shard import analyse_shard
+from mixrep.settings import add_settings_argument, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mixrep analyse", description=__doc__)
+    parser.add_argument("--stems", required=True, help="results/stems/{shard}/index.parquet")
+    parser.add_argument("--recipes", required=True, help="results/variants/{shard}/recipes.parquet")
+    parser.add_argument("--rejected", required=True, help="results/variants/{shard}/rejected.csv")
+    parser.add_argument("--features", required=True, help="results/features/{shard}.parquet")
+    parser.add_argument("--features-rejected", required=True, help="results/features/{shard}.rejected.csv")
+    parser.add_argument("--segments", required=True, help="results/features/segments/{shard}.parquet")
+    parser.add_argument("--mels", required=True, help="results/mels/{shard}.npz")
+    parser.add_argument("--root", default=".", help="folder the index's stem_dir paths are relative to")
+    parser.add_argument("--threads", type=int, default=1)
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        settings = AnalyseSettings.from_settings(load_settings(args.settings))
+    except (ValueError, TypeError) as exc:
+        print(f"mixrep analyse: bad settings: {exc}", file=sys.stderr)
+        return 2
+    if not Path(args.stems).exists():
+        print(f"mixrep analyse: {args.stems}: no such file", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    try:
+        analysis = analyse_shard(args.stems, settings, root=args.root)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"mixrep analyse: {exc}", file=sys.stderr)
+        return 1
+    write_analysis(analysis, settings.pretrain, recipes=args.recipes, rejected=args.rejected,
+                   features=args.features, features_rejected=args.features_rejected, segments=args.segments,
+                   mels=args.mels)
+    tracks = len({row.track_id for row in analysis.recipes})
+    print(f"analyse: {tracks} tracks, {len(analysis.recipes)} variants, {analysis.renders} renders "
+          f"(each variant rendered once); {len(analysis.feature_rows)} feature rows, {len(analysis.segment_rows)} "
+          f"segment rows, {len(analysis.mel_items)} Mel items; {len(analysis.rejected)} tracks rejected; "
+          f"excerpt_s {settings.excerpt_s}; {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
