@@ -6,6 +6,6 @@ exactly the audio each encoder view sees (docs/CONTRACTS.md, docs/features.md "P
 
 from mixrep.analyse.excerpt import read_stems_excerpt
 from mixrep.analyse.shard import ShardAnalysis, analyse_shard
-from mixrep.analyse.windows import ViewWindow, view_windows
+from mixrep.pretrain.windows import ViewWindow, view_windows
 
 __all__ = ["ShardAnalysis", "ViewWindow", "analyse_shard", "read_stems_excerpt", "view_windows"]

@@ -3,7 +3,7 @@
 From each render come, in this order: its recipe row and severity (mixrep.degrade.shard.render_track_variants),
 its whole-variant feature rows (mixrep.features.extract_segments, as `mixrep features` computed them), its
 log-Mels (the centred `mel_max_s` crop, mixrep.pretrain.mels.iter_item_mels) and the features of every
-encoder view of that crop (mixrep.analyse.windows: exactly the samples that produce the view's Mel frames).
+encoder view of that crop (mixrep.pretrain.windows: exactly the samples that produce the view's Mel frames).
 A track that fails (unreadable or non-finite stems, a feature error) is left out of every output with its
 reason; the others go on.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from mixrep.analyse.excerpt import read_stems_excerpt
 from mixrep.analyse.settings import AnalyseSettings
-from mixrep.analyse.windows import view_windows
+from mixrep.pretrain.windows import view_windows
 from mixrep.audio import AudioError
 from mixrep.degrade.shard import Rejected, VariantRow, non_finite_reason, render_track_variants, shard_tracks
 from mixrep.features.extract import extract_segments, extract_window_features

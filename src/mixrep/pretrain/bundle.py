@@ -4,6 +4,11 @@ The bundle takes raw stems `(B, 4, 2, N)` (float32 numpy or torch, 44.1 kHz, ord
 other) and their raw features (dicts from `mixrep.features.extract_features`, or arrays whose columns are
 `bundle.feature_names`), applies the same Mel frontend and train-split standardisation as training, and
 returns z `(B, 4·d)`: the mean of the encoder output over non-overlapping windows of `segment_frames`.
+
+A feature-conditioned encoder is trained with every view conditioned on the features of its own window's
+samples (`mixrep.pretrain.windows`). `embed_stems_by_window` does the same at inference, computing each
+window's features itself; `embed_stems` with one feature row per item conditions every window on that row
+(the item-level behaviour of encoders trained before per-segment conditioning).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from mixrep.model.frontend import MelConfig, MelFrontend
 from mixrep.devices import resolve_device
 from mixrep.pretrain.data import FeatureStats, window_starts
 from mixrep.pretrain.embed import autocast
+from mixrep.pretrain.windows import view_windows
+from mixrep.stems import SAMPLE_RATE
 
 FeatureInput = Sequence[Mapping[str, float]] | np.ndarray | torch.Tensor | None
 
@@ -113,6 +120,38 @@ class EncoderBundle:
             mels = self.frontend(audio[lo:lo + batch_size].to(self.device))
             out.append(self.embed_mels(mels, {k: v[lo:lo + batch_size] for k, v in standardised.items()}))
         return np.concatenate(out)
+
+    @torch.inference_mode()
+    def embed_stems_by_window(self, stems: np.ndarray, feature_settings: Mapping | None = None) -> np.ndarray:
+        """Raw stems (B, 4, 2, N) -> z (B, 4·d): each window conditioned on its own samples' features.
+
+        This is how the encoder was trained (and how the workflow's `embed` conditions it): the windows are the
+        grid of `view_windows` and each row is `extract_window_features` of exactly the samples that produce
+        the window's Mel frames (columns a short window cannot define are NaN, standardised to 0).
+        """
+        from mixrep.features.extract import extract_window_features
+
+        audio = np.asarray(stems, dtype=np.float32)
+        if audio.ndim != 4 or audio.shape[1:3] != (4, 2):
+            raise ValueError(f"expected stems (B, 4, 2, N), got {audio.shape}")
+        if not self.families:
+            return self.embed_stems(audio)
+        config, length = self.frontend.config, self.meta.segment_frames
+        windows = view_windows(audio.shape[-1], length, config.hop_length, config.n_fft)
+        if not windows:
+            raise ValueError(f"input of {audio.shape[-1]} samples is shorter than one segment ({length} frames, "
+                             f"{self.min_samples} samples)")
+        out = []
+        for item in audio:
+            rows = [extract_window_features(item[..., w.sample_start:w.sample_stop], SAMPLE_RATE, feature_settings)
+                    for w in windows]
+            features = self.standardise(rows, len(rows))
+            mels = self.frontend(torch.from_numpy(np.ascontiguousarray(item))[None].to(self.device))[0]
+            views = torch.stack([mels[..., w.frame_start:w.frame_start + length] for w in windows])
+            with autocast(self.device):
+                z = self.model(views, features)
+            out.append(z.float().mean(dim=0).cpu().numpy())
+        return np.stack(out)
 
     __call__ = embed_stems
 

@@ -51,25 +51,24 @@ def encoder_embed_fn(encoder_path: str | Path, device: str = "cpu", feature_sett
                      sample_rate: int = SAMPLE_RATE, batch_size: int = 16) -> EmbedFn:
     """The pretrained encoder of one ablation cell (`mixrep.pretrain.load_encoder`).
 
-    A feature-conditioned encoder also needs each item's structured features: they are extracted here
-    (`mixrep.features.extract_features`) with the same `features` settings the training table used.
+    A feature-conditioned encoder conditions each of its windows on the structured features of that window's
+    own samples, as in training (`EncoderBundle.embed_stems_by_window`, with the same `features` settings
+    the training tables used).
     """
     from mixrep.pretrain import load_encoder
 
     path = Path(encoder_path)
     if not path.is_file():
         raise InputError(path, "no such file (the encoder checkpoint; run the pretrain rule first)")
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"the encoder takes {SAMPLE_RATE} Hz stems, got {sample_rate}")
     bundle = load_encoder(str(path), device)
-    needs_features = bool(bundle.feature_names)
 
     def embed(batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)
-        features = None
-        if needs_features:
-            from mixrep.features import extract_features
-
-            features = [extract_features(stems, sample_rate, feature_settings) for stems in batch]
-        return np.asarray(bundle.embed_stems(batch, features, batch_size=batch_size), dtype=np.float64)
+        if bundle.feature_names:
+            return np.asarray(bundle.embed_stems_by_window(batch, feature_settings), dtype=np.float64)
+        return np.asarray(bundle.embed_stems(batch, None, batch_size=batch_size), dtype=np.float64)
 
     embed.min_samples = bundle.min_samples  # type: ignore[attr-defined]
     return embed
