@@ -235,3 +235,28 @@ def test_a_20_minute_file_is_read_in_bounded_memory(tmp_path) -> None:
     assert frames == 1200 * SAMPLE_RATE
     whole_bytes = 1200 * SAMPLE_RATE * 2 * 4  # the file as float32 stereo at 44.1 kHz: 423 MB
     assert peak < 40e6 < whole_bytes / 10
+
+
+def test_analyze_memory_does_not_grow_with_length(toy, tmp_path) -> None:
+    """Peak traced (numpy) memory of analyze_file for 1 and 3 minutes of given stems (30 s chunks) is the same."""
+    block = toy_stems(3, 30.0, "rock")
+    peaks = {}
+    for minutes in (1.0, 3.0):
+        name = f"long-{minutes:g}"
+        folder = tmp_path / "stems" / name
+        folder.mkdir(parents=True)
+        for stem, audio in zip(("vocals", "bass", "drums", "other"), block):
+            with sf.SoundFile(str(folder / f"{stem}.wav"), "w", SAMPLE_RATE, 2, subtype="PCM_16") as handle:
+                for _ in range(int(minutes * 2)):
+                    handle.write(audio.T)
+        mix = tmp_path / f"{name}.wav"
+        with sf.SoundFile(str(mix), "w", SAMPLE_RATE, 2, subtype="PCM_16") as handle:
+            for _ in range(int(minutes * 2)):
+                handle.write(block.sum(0).T)
+        tracemalloc.start()
+        record = analyze_file(mix, toy["bundle"], tmp_path / "stems", QUIET)
+        peaks[minutes] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(record["timeline"]["time_s"]) == int(minutes * 20)
+    assert peaks[3.0] < 1.1 * peaks[1.0]  # 6 chunks need what 2 chunks need
+    assert peaks[3.0] < 3 * 60 * SAMPLE_RATE * 2 * 4 * 4  # less than the 3-minute file's 4 float32 stems alone

@@ -52,7 +52,9 @@ def _stem_chunks(infos: list[InputInfo], chunk_s: float):
     """(start, (4, 2, n)) chunks of four stem files, cut to the shortest."""
     for parts in zip(*(iter_chunks(info, chunk_s) for info in infos)):
         n = min(p.shape[1] for _, p in parts)
-        yield parts[0][0], np.stack([p[:, :n] for _, p in parts])
+        start, stems = parts[0][0], np.stack([p[:, :n] for _, p in parts])
+        del parts  # one chunk in memory, not two
+        yield start, stems
 
 
 def _timeline_columns() -> list[str]:
@@ -100,8 +102,10 @@ def analyze_file(path: str | Path, bundle: Bundle, stems_dir: str | Path | None 
             times.append((start + k * window) / SAMPLE_RATE)
             for c in columns:
                 timeline[c].append(w[c])
+        length = stems.shape[-1]
+        del stems  # freed before the next chunk is read or separated
         if settings.progress:
-            done = min(total, start + stems.shape[-1])
+            done = min(total, start + length)
             print(f"mixrep analyze: {path.name}: {done / SAMPLE_RATE:.0f}/{total / SAMPLE_RATE:.0f} s "
                   f"({100 * done / max(total, 1):.0f} %)", file=sys.stderr, flush=True)
     features = rows[0] if len(rows) == 1 else {c: float(np.median([r[c] for r in rows])) for c in rows[0]}
@@ -121,7 +125,9 @@ def _separated_chunks(info: InputInfo, bundle: Bundle, chunk_s: float):
     sep = bundle.settings.get("separation") or {}
     apply = ApplySettings.from_dict({**(sep.get("inference") or {}), "device": "cpu"}, int(bundle.settings.get("seed", 0)))
     for start, mix in iter_chunks(info, chunk_s):
-        yield start, separate_track(loaded.model, mix, apply)
+        stems = separate_track(loaded.model, mix, apply)
+        del mix
+        yield start, stems
 
 
 def _record(path: Path, info: InputInfo, source: str, features: dict[str, float], z: np.ndarray,

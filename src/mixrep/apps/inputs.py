@@ -126,5 +126,7 @@ def iter_chunks(info: InputInfo, chunk_s: float) -> Iterator[tuple[int, np.ndarr
                 first = int(round(lo * SAMPLE_RATE / rate)) - int(round(a * SAMPLE_RATE / rate))
                 count = int(round(hi * SAMPLE_RATE / rate)) - int(round(lo * SAMPLE_RATE / rate))
                 block = block[:, first:first + count]
+            count = block.shape[1]
             yield out_start, np.ascontiguousarray(block)
-            out_start += block.shape[1]
+            del block  # not held while the next chunk is read
+            out_start += count
