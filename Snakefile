@@ -1,10 +1,16 @@
 # mixrep: stem-aware contrastive mixing-style representation learning.
 # A table of contents: every stage is one file under workflow/rules/, every rule calls the `mixrep` CLI.
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from mixrep.workflow_config import stop_on_yaml_syntax
+
+stop_on_yaml_syntax(os.path.join(workflow.basedir, "config.yaml"))  # one line with file:line:column
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")

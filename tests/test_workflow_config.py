@@ -311,3 +311,32 @@ def test_corpus_out_that_cannot_be_a_folder_is_one_line(tmp_path, capsys, out, p
     err = capsys.readouterr().err
     assert code == 2
     assert err.splitlines() == [f"mixrep corpus: {target}: {problem}"]
+
+
+def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path, capsys):
+    broken = tmp_path / "config.yaml"
+    broken.write_text("seed: 0\ndataset:\n  source: [synthetic\n  root: null\n")
+    error = wc.yaml_syntax_error(broken)
+    assert error is not None and error.key.startswith(f"{broken}:") and "YAML syntax" in error.allowed
+    line = int(error.key.split(":")[-2])
+    assert 3 <= line <= 5
+    with pytest.raises(SystemExit):
+        wc.stop_on_yaml_syntax(broken)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"config error: {broken}:")
+    assert wc.yaml_syntax_error(REPO / "config.yaml") is None
+
+
+def test_a_broken_config_yaml_stops_the_dry_run_in_one_line(tmp_path):
+    import shutil
+
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for name in ("workflow", "src"):
+        (tmp_path / name).symlink_to(REPO / name)
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text() + "\nbroken: [\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--snakefile", str(tmp_path / "Snakefile"),
+                             "--directory", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("config error")]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"config error: {tmp_path / 'config.yaml'}:"), lines

@@ -246,6 +246,32 @@ def check_separation_source(config: dict) -> None:
                           " give a published SCNet checkpoint)")
 
 
+def yaml_syntax_error(path: str | Path) -> ConfigError | None:
+    """A YAML syntax error of a config file as one ConfigError naming file, line and column (None if it parses).
+
+    Snakemake reports a broken config file as "Config file is not valid JSON or YAML" without file or line.
+    """
+    import yaml
+
+    try:
+        yaml.safe_load(Path(path).read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        return ConfigError(where, None, f"YAML syntax: {exc.problem or exc.context}")
+    except yaml.YAMLError as exc:
+        return ConfigError(str(path), None, f"YAML syntax: {' '.join(str(exc).split())}")
+    return None
+
+
+def stop_on_yaml_syntax(path: str | Path) -> None:
+    """Called by the Snakefile before its `configfile:` directive: a broken config.yaml stops in one line."""
+    error = yaml_syntax_error(path)
+    if error is not None:
+        print(f"config error: {error.key}: {error.allowed}", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def check_or_stop(config: dict, schema: str | Path) -> None:
     """Validate (filling in defaults) and check `config`; on a mistake print its one line and exit 1.
 
