@@ -96,7 +96,7 @@ def analyze_file(path: str | Path, bundle: Bundle, stems_dir: str | Path | None 
         row = extract_features(stems, SAMPLE_RATE, fs)
         rows.append(row)
         weights.append(stems.shape[-1])
-        embeddings.append(bundle.embed(stems, row))
+        embeddings.append(bundle.embed(stems))
         for k in range(stems.shape[-1] // window):
             w = extract_features(stems[..., k * window:(k + 1) * window], SAMPLE_RATE, fs)
             times.append((start + k * window) / SAMPLE_RATE)

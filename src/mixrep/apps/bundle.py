@@ -195,10 +195,11 @@ class Bundle:
             self._separator = load_separator(self.directory / "separator.th", sep.get("checkpoint_model"))
         return self._separator
 
-    def embed(self, stems: np.ndarray, features: dict[str, float] | None) -> np.ndarray:
-        """z (D,) of one (4, 2, N) stem stack (its raw features are needed by a conditioned encoder)."""
-        rows = [features] if self.encoder.feature_names else None
-        return np.asarray(self.encoder.embed_stems(stems[None], rows), dtype=np.float64)[0]
+    def embed(self, stems: np.ndarray) -> np.ndarray:
+        """z (D,) of one (4, 2, N) stem stack; a conditioned encoder gets each window's own features, as in
+        training and in the workflow's `embed` (`EncoderBundle.embed_stems_by_window`)."""
+        z = self.encoder.embed_stems_by_window(stems[None], self.feature_settings)
+        return np.asarray(z, dtype=np.float64)[0]
 
 
 def load_bundle(directory: str | Path, verify: bool = True) -> Bundle:

@@ -52,7 +52,7 @@ def _encoder(path: Path, feature_rows: list[dict[str, float]]) -> None:
     config = EncoderConfig(n_mels=16, width=16, layers=1, heads=2, patch_frames=4, cond_hidden=8, conditioning="film")
     model = MixEncoder(config, {"stereo": len(columns)})
     meta = EncoderCheckpoint(model_class="mixrep.model.encoder.MixEncoder", model_kwargs=model.kwargs(),
-                             run="film-toy", mel={"n_mels": 16}, segment_frames=64,
+                             run="film-toy", mel={"n_mels": 16}, segment_frames=256,
                              feature_columns={"stereo": columns},
                              feature_mean={"stereo": values.mean(0).tolist()},
                              feature_std={"stereo": (values.std(0) + 1e-3).tolist()})
@@ -93,7 +93,7 @@ def build_toy_bundle(work: str | Path, tracks_per_genre: int = 3, seconds: float
     emb_rows = []
     for (track, variant), row in zip(keys, feature_rows):
         genre, stems = tracks[track]
-        z = encoder.embed_stems((stems * (1.0 if variant == 0 else 0.5))[None], [row])[0]
+        z = encoder.embed_stems_by_window((stems * (1.0 if variant == 0 else 0.5))[None])[0]
         emb_rows.append({"track_id": track, "variant_id": variant, "split": "train", "genre": genre,
                          "embedding": z.astype(np.float32).tolist()})
     pd.DataFrame(emb_rows).to_parquet(art / "embeddings.parquet", index=False)
