@@ -385,3 +385,86 @@ def write_stems(stem_dir: str | Path, stems: np.ndarray, sample_rate: int = SAMP
     gains = {name: write_flac24(stem_dir / f"{name}{ext}", stem, sample_rate) for name, stem in zip(STEMS, stems)}
     (stem_dir / STEM_GAINS_FILE).write_text(json.dumps(gains, sort_keys=True) + "\n")
     return [stem_dir / f"{name}{ext}" for name in STEMS]
+
+
+# Streaming read and write (the separation stage's long tracks): the same checks and bytes as the whole-file
+# functions above, with memory bounded by one block instead of the track.
+
+
+def stream_blocks(path: str | Path, block_frames: int = _BLOCK_FRAMES):
+    """Yield a file's audio as float32 (channels, frames) blocks, then check it was complete.
+
+    The streaming twin of `read_audio(path)` (check_frames=True): the same blocks of `decode`, and after the
+    last one the same verdicts: `AudioError` "decoding failed (...)" when nothing decoded, "truncated: ..."
+    with `decode`'s wording when fewer frames came out than declared (or an Ogg stream lacks its end page),
+    "decoding failed after N frames (...)" for a decoder error otherwise. A consumer must therefore treat
+    what it built from the blocks as provisional until the generator is exhausted.
+    """
+    info = probe(path)
+    declared = declared_frames(path, info)
+    done, failure = 0, None
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            while True:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                done += block.shape[0]
+                yield np.ascontiguousarray(block.T)
+    except AudioError:
+        raise
+    except Exception as exc:  # soundfile raises several types; as in `decode`
+        failure = f"{exc.__class__.__name__}: {exc}"
+        if done == 0:
+            raise AudioError(path, f"decoding failed ({failure})") from None
+    rate = info.sample_rate
+    if declared is not None and done < declared:
+        truncation = (f"decoded {done / rate:.2f} s of {declared / rate:.2f} s declared "
+                      f"({done} of {declared} frames)")
+        if failure:
+            truncation += f"; the decoder stopped ({failure})"
+        raise AudioError(path, f"truncated: {truncation}")
+    if failure:
+        raise AudioError(path, f"decoding failed after {done} frames ({failure})")
+    if info.format.upper() == "OGG" and not ogg_stream_ended(path):
+        raise AudioError(path, f"truncated: decoded {done / rate:.2f} s; the Ogg stream ends without its "
+                               "end-of-stream page (the file is cut)")
+
+
+def to_pipeline_channels(block: np.ndarray) -> np.ndarray:
+    """A (channels, n) block made stereo as `to_pipeline_format` does (mono duplicated, first 2 kept)."""
+    block = np.asarray(block, dtype=np.float32)
+    if block.shape[0] == 1:
+        return np.repeat(block, 2, axis=0)
+    return np.ascontiguousarray(block[:2])
+
+
+def open_float_wav(path: str | Path, channels: int, sample_rate: int = SAMPLE_RATE) -> sf.SoundFile:
+    """A float WAV open for block-wise `write((frames, channels))`; the bytes of `write_audio` (no PEAK chunk)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = sf.SoundFile(str(path), "w", sample_rate, channels, subtype="FLOAT")
+    sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    return handle
+
+
+def flac24_gain_of_peak(peak: float) -> float:
+    """`flac24_gain` from a peak found while streaming (the same power of two)."""
+    return flac24_gain(np.array([peak], dtype=np.float64))
+
+
+def float_wav_to_flac24(source: str | Path, path: str | Path, gain: float,
+                        block_frames: int = _BLOCK_FRAMES) -> None:
+    """Convert a float WAV into 24-bit FLAC scaled by `gain`, block by block: the bytes of `write_flac24`.
+
+    Each sample goes through `write_flac24`'s arithmetic (float64, divide by the gain, rint, clip, << 8), so a
+    float WAV of audio x converted with gain `flac24_gain(x)` equals `write_flac24(path, x)`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sf.SoundFile(str(source)) as reader, sf.SoundFile(str(path), "w", reader.samplerate, reader.channels,
+                                                           subtype="PCM_24", format="FLAC") as writer:
+        for block in reader.blocks(block_frames, dtype="float32", always_2d=True):
+            audio = block.astype(np.float64)
+            q = np.clip(np.rint(audio / gain * _PCM24), -_PCM24, _PCM24 - 1).astype(np.int32)
+            writer.write(np.ascontiguousarray(q << 8))

@@ -1,5 +1,8 @@
 """Separating one shard of the manifest into stem folders, and the shard's index table.
 
+Tracks are streamed from file to stem files (`mixrep.separation.stream`): memory does not grow with a
+track's length (44.1 kHz inputs, shifts 0), so one long fma_full track does not set the job's memory.
+
 A track that fails (unreadable mixture, missing true stems for the oracle, ...) gets a row with
 `status = "failed"` and its reason; the shard goes on. Only a shard where every track fails is an error.
 """
@@ -14,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mixrep.audio import STEM_FORMATS, AudioError, load_audio, read_stems, write_stems
+from mixrep.audio import STEM_FORMATS, AudioError, load_audio, read_stems
 from mixrep.separation.apply import ApplySettings, separate_track
 from mixrep.separation.checkpoint import LoadedSeparator
+from mixrep.separation.stream import copy_stems, separate_file
 from mixrep.stems import track_dirname
 
 log = logging.getLogger(__name__)
@@ -36,20 +40,34 @@ class IndexRow:
     reason: str  # empty when ok
 
 
-def oracle_stems(row: pd.Series) -> np.ndarray:
-    """The true stems of a manifest row (4, 2, N) in STEMS order."""
+def true_stems_dir(row: pd.Series) -> str:
+    """The folder of a manifest row's true stems; AudioError when it has none."""
     stems_dir = row.get("stems_dir")
     if stems_dir is None or (isinstance(stems_dir, float) and np.isnan(stems_dir)):
         raise AudioError(row["path"], "oracle separation needs true stems, but stems_dir is null")
-    return read_stems(stems_dir)
+    return str(stems_dir)
+
+
+def oracle_stems(row: pd.Series) -> np.ndarray:
+    """The true stems of a manifest row (4, 2, N) in STEMS order (whole, in memory)."""
+    return read_stems(true_stems_dir(row))
 
 
 def separate_one(row: pd.Series, method: str, separator: LoadedSeparator | None,
                  settings: ApplySettings) -> np.ndarray:
+    """The stems of one row in memory (whole-track path; the shard job streams with `separate_to`)."""
     if method == "oracle":
         return oracle_stems(row)
     mixture, _ = load_audio(row["path"])
     return separate_track(separator.model, mixture, settings)
+
+
+def separate_to(row: pd.Series, stem_dir: Path, method: str, separator: LoadedSeparator | None,
+                settings: ApplySettings, stem_format: str) -> int:
+    """Stream one row's stems into stem_dir (no partial files on failure); return the samples per stem."""
+    if method == "oracle":
+        return copy_stems(true_stems_dir(row), stem_dir, stem_format)
+    return separate_file(separator.model, row["path"], stem_dir, settings, stem_format)
 
 
 def relative(path: Path) -> str:
@@ -80,13 +98,10 @@ def separate_shard(manifest: pd.DataFrame, track_ids: list[str], out_dir: str | 
             rows.append(IndexRow(track_id, None, method, 0, "failed", "track id not in the manifest"))
             continue
         try:
-            stems = separate_one(by_id.loc[track_id], method, separator, settings)
-            if not np.all(np.isfinite(stems)):
-                raise ValueError("separated stems hold NaN or infinite values")
             stem_dir = out_dir / track_dirname(track_id)
-            write_stems(stem_dir, stems, stem_format=stem_format)
-            rows.append(IndexRow(track_id, relative(stem_dir), method, int(stems.shape[-1]), "ok", ""))
-            log.info("%s: %d samples", track_id, stems.shape[-1])
+            samples = separate_to(by_id.loc[track_id], stem_dir, method, separator, settings, stem_format)
+            rows.append(IndexRow(track_id, relative(stem_dir), method, int(samples), "ok", ""))
+            log.info("%s: %d samples", track_id, samples)
         except (AudioError, ValueError, RuntimeError, OSError) as exc:
             log.warning("%s failed: %s", track_id, exc)
             rows.append(IndexRow(track_id, None, method, 0, "failed", f"{exc.__class__.__name__}: {exc}"))
