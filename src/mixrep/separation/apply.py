@@ -10,8 +10,9 @@ Kept apart from the model (Demucs/SCNet habit). What the published inference doe
   by the summed weight;
 - the published inference draws random time shifts; here `shifts = 0` (the default) means none, so the
   output is deterministic; `shifts > 0` averages that many shifted passes drawn from `seed`.
-Memory stays bounded for long inputs: chunks are cut lazily, `batch_size` at a time go through the model,
-and their outputs are added into one output buffer, so activations never exceed one batch of chunks.
+Activations stay bounded for long inputs: chunks are cut lazily, `batch_size` at a time go through the model,
+and their outputs are added into one output buffer. The whole-track buffers (input, output) still grow with
+the track; the shard job streams from file to stem files instead (`mixrep.separation.stream`, same numbers).
 """
 
 from __future__ import annotations
