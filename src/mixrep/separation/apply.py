@@ -2,7 +2,8 @@
 
 Kept apart from the model (Demucs/SCNet habit). What the published inference does, and what is kept:
 - the mixture is normalised by the mean and std of its mono downmix over the whole track, and the
-  estimates are de-normalised with the same numbers (official `inference.py`);
+  estimates are de-normalised with the same numbers (official `inference.py`); they are summed in float64
+  over fixed blocks (`MonoStats`), so the streaming path finds the same two numbers;
 - the track is cut into chunks of `segment_s` seconds every `(1 - overlap) * segment_s`; a chunk shorter
   than a segment (the end of the track) is extended with real audio before it and zeros after, and only
   its own span of the output is kept (official `apply.py`);
@@ -17,9 +18,10 @@ the track; the shard job streams from file to stem files instead (`mixrep.separa
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +31,61 @@ from mixrep.devices import resolve_device
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 ChunkFn = Callable[[torch.Tensor], torch.Tensor]  # (B, C, segment) -> (B, S, C, segment)
+
+
+STATS_BLOCK = 1 << 16  # samples per partial sum of MonoStats: fixed, so the numbers do not depend on how blocks come
+
+
+@dataclass
+class MonoStats:
+    """Mean and unbiased std of a track's mono downmix, merged over fixed blocks of samples in float64.
+
+    Whole-track and streaming separation both use it, so both normalise by exactly the same two float32
+    numbers: the mono mean (float32, as torch's `mean(0)`) is cut into `STATS_BLOCK`-sample blocks counted from
+    the track's start, whatever sizes `add` is fed, and the blocks are merged (Chan et al.) in float64.
+    """
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def add(self, block: np.ndarray) -> None:
+        """Add a (2, n) float32 block of the track (blocks in order)."""
+        mono = ((block[0] + block[1]) / np.float32(2)).astype(np.float32, copy=False)
+        if self.pending.size:  # complete the block begun by earlier calls
+            need = STATS_BLOCK - self.pending.size
+            self.pending, mono = np.concatenate([self.pending, mono[:need]]), mono[need:]
+            if self.pending.size < STATS_BLOCK:
+                return
+            self._merge(self.pending)
+        full = mono.size // STATS_BLOCK * STATS_BLOCK
+        for start in range(0, full, STATS_BLOCK):
+            self._merge(mono[start:start + STATS_BLOCK])
+        self.pending = mono[full:].copy()
+
+    def _merge(self, mono: np.ndarray) -> None:
+        values = mono.astype(np.float64)
+        n = values.size
+        mean = float(values.mean())
+        m2 = float(((values - mean) ** 2).sum())
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.count = total
+
+    def normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) as float32 scalars after the last block; std 1 for silence or a single sample."""
+        if self.pending.size:
+            self._merge(self.pending)
+            self.pending = self.pending[:0]
+        mean = torch.tensor(self.mean, dtype=torch.float32)
+        std = torch.tensor(math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else float("nan"),
+                           dtype=torch.float32)
+        if not torch.isfinite(std) or std <= 0:
+            std = torch.tensor(1.0)  # silent (or one-sample) input: nothing to scale
+        return mean, std
 
 
 @dataclass(frozen=True)
@@ -145,11 +202,9 @@ def separate_track(model: torch.nn.Module, mix: np.ndarray, settings: ApplySetti
     device = device or resolve_device(settings.device)
     model = model.to(device).eval()
     tensor = torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float32))
-    mono = tensor.mean(0)
-    mean = mono.mean()
-    std = mono.std()
-    if not torch.isfinite(std) or std <= 0:
-        std = torch.tensor(1.0)  # silent (or one-sample) input: nothing to scale
+    stats = MonoStats()
+    stats.add(tensor.numpy())
+    mean, std = stats.normalisation()
     normalised = (tensor - mean) / std
     estimates = apply_separator(model_chunk_fn(model), normalised, len(model.sources), settings, device)
     estimates = estimates * std + mean

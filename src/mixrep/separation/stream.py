@@ -3,17 +3,17 @@
 `separate_track` holds the whole track several times (mixture, normalised copy, (4, 2, N) output and its
 de-normalised copy: ~180 MB per audio minute). Here the track is read from disk twice:
 
-1. pass 1 streams the mixture once to find the mean and std of its mono downmix (float64 accumulators; the
-   published inference normalises by the whole track) and to run the truncation check of `read_audio`
+1. pass 1 streams the mixture once to find the mean and std of its mono downmix (`apply.MonoStats`, the same
+   numbers `separate_track` uses; the published inference normalises by the whole track) and to run the
+   truncation check of `read_audio`
    (`mixrep.audio.stream_blocks`: the same reasons), before any inference;
 2. pass 2 streams it again, cuts the same chunks as `apply.overlap_add` (a short last chunk centred in a full
    window with real audio before it), runs `batch_size` at a time through the model, and adds their weighted
    outputs into a rolling buffer; the samples before the next chunk's offset are final, so they are divided by
    the summed weight, de-normalised and written out, and dropped.
 
-The arithmetic per sample is the one of `separate_track` (same float32 operations in the same order), so the
-outputs differ only through the mean and std, which `separate_track` computes in float32 over the whole track:
-relative ~1e-7. Stems are written by `StemSink`: float32 WAV directly; flac24 through a float WAV per stem,
+The arithmetic per sample is the one of `separate_track` (same float32 operations in the same order, the same
+mean and std), so the outputs are identical for 44.1 kHz inputs. Stems are written by `StemSink`: float32 WAV directly; flac24 through a float WAV per stem,
 converted in a second streaming pass once the stem's peak (hence its power-of-two gain) is known.
 
 Inputs at other sample rates are converted whole (`load_audio`: resampling needs the signal around each
@@ -37,7 +37,7 @@ import torch
 from mixrep.audio import (STEM_FORMATS, STEM_GAINS_FILE, AudioError, flac24_gain_of_peak, float_wav_to_flac24,
                           load_audio, open_float_wav, probe, stream_blocks, to_pipeline_channels)
 from mixrep.devices import resolve_device
-from mixrep.separation.apply import ApplySettings, model_chunk_fn, separate_track, triangular_weight
+from mixrep.separation.apply import ApplySettings, MonoStats, model_chunk_fn, separate_track, triangular_weight
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 BlockSource = Callable[[], Iterator[np.ndarray]]  # a fresh iterator of (2, n) float32 blocks per call
@@ -60,37 +60,6 @@ def pipeline_blocks(path: str | Path) -> tuple[BlockSource, bool]:
             yield audio[:, start:start + (1 << 16)]
 
     return from_memory, False
-
-
-@dataclass
-class MonoStats:
-    """Mean and unbiased std of the mono downmix, merged block by block (Chan et al.) in float64."""
-
-    count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, block: np.ndarray) -> None:
-        mono = ((block[0] + block[1]) / np.float32(2)).astype(np.float64)  # float32 mean(0) as torch does
-        n = mono.size
-        if n == 0:
-            return
-        mean = float(mono.mean())
-        m2 = float(((mono - mean) ** 2).sum())
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.count * n / total
-        self.count = total
-
-    def normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, std) as float32 scalars; std 1 for silence or a single sample, as `separate_track`."""
-        mean = torch.tensor(self.mean, dtype=torch.float32)
-        std = torch.tensor(math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else float("nan"),
-                           dtype=torch.float32)
-        if not torch.isfinite(std) or std <= 0:
-            std = torch.tensor(1.0)
-        return mean, std
 
 
 class SlidingInput:
@@ -282,9 +251,9 @@ def separate_file(model: torch.nn.Module, path: str | Path, stem_dir: str | Path
     stats = MonoStats()
     for block in source():  # pass 1: statistics and the truncation check
         stats.add(block)
+    mean, std = stats.normalisation()
     if stats.count == 0:
         raise AudioError(path, "no audio frames")
-    mean, std = stats.normalisation()
     order = [list(model.sources).index(name) for name in STEMS]
     estimates = stream_separate(model_chunk_fn(model), source(), stats.count, len(model.sources), mean, std,
                                 settings, device)
