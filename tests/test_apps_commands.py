@@ -173,6 +173,21 @@ def test_planted_louder_vocals_are_reported_and_compare_closest_to_the_original(
     assert "dynamics.vocals.loudness_lufs" in printed and "LUFS" in printed and "embedding distance" in printed
 
 
+def test_given_flac_stems_are_read_and_a_missing_stem_is_one_line(toy, tmp_path, capsys) -> None:
+    stems = tmp_path / "stems"
+    for stem, audio in zip(("vocals", "bass", "drums", "other"), toy["tracks"]["jazz-002"]):
+        (stems / "jazz-002").mkdir(parents=True, exist_ok=True)
+        sf.write(str(stems / "jazz-002" / f"{stem}.flac"), audio.T, SAMPLE_RATE, subtype="PCM_24")
+    record = analyze_file(toy["mixes"] / "jazz-002.wav", toy["bundle"], stems, QUIET)
+    reference = analyze_file(toy["mixes"] / "jazz-002.wav", toy["bundle"], toy["stems"], QUIET)
+    assert record["features"]["dynamics.vocals.loudness_lufs"] == pytest.approx(
+        reference["features"]["dynamics.vocals.loudness_lufs"], abs=0.01)
+    (stems / "jazz-002" / "bass.flac").unlink()
+    assert main(["analyze", str(toy["mixes"] / "jazz-002.wav"), "--stems", str(stems), "-o", str(tmp_path / "o"),
+                 "--bundle", str(toy["bundle_dir"]), "--quiet"]) == 2
+    assert f"mixrep analyze: {stems / 'jazz-002'}: given stems folder lacks ['bass.wav']" in capsys.readouterr().err
+
+
 def test_batch_with_bad_files_reports_each_and_goes_on(toy, tmp_path, capsys) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

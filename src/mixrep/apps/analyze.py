@@ -40,12 +40,14 @@ class AnalyzeSettings:
 
 
 def stem_paths(stems_dir: Path, name: str) -> list[Path]:
+    """DIR/<name>/<stem>.wav (or .flac) for the four stems, in STEMS order."""
     folder = stems_dir / name
-    paths = [folder / f"{stem}.wav" for stem in STEMS]
-    missing = [p.name for p in paths if not p.is_file()]
+    paths = [next((p for p in (folder / f"{stem}.wav", folder / f"{stem}.flac") if p.is_file()), None)
+             for stem in STEMS]
+    missing = [f"{stem}.wav" for stem, p in zip(STEMS, paths) if p is None]
     if missing:
         raise AudioError(folder, f"given stems folder lacks {missing}")
-    return paths
+    return [p for p in paths if p is not None]
 
 
 def _stem_chunks(infos: list[InputInfo], chunk_s: float):

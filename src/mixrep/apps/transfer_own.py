@@ -26,7 +26,8 @@ def track_stems(path: Path, bundle: Bundle, stems_dir: Path | None) -> np.ndarra
     """(4, 2, N) stems of one file: given (DIR/<name>/<stem>.wav) or separated chunk by chunk."""
     info = scan(path)
     if stems_dir is not None:
-        return read_stems(stem_paths(stems_dir, path.stem)[0].parent)
+        paths = stem_paths(stems_dir, path.stem)
+        return read_stems(paths[0].parent, paths[0].suffix)
     from mixrep.separation.apply import ApplySettings, separate_track
 
     loaded = bundle.separator()
