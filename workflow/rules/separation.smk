@@ -44,7 +44,9 @@ rule separate:
         code=get_code_version("separation"),
     threads: 2
     resources:
-        mem_mb=8000,
+        # streaming separation: flat in track length, ~1.9 GB peak for the cpu model with 2 chunks a batch
+        # (benchmarks/separate_memory.py, docs/separation.md); raise it for a larger batch_size or model
+        mem_mb=3000,
         runtime=120,
     conda:
         "../../envs/mixrep.yaml"
