@@ -159,3 +159,11 @@ def test_separate_shard_streams_scnet_rows_and_reports_failures(tmp_path: Path, 
     assert "truncated" in index["reason"].iloc[1]
     write_stems(tmp_path / "ref", separate_track(Tagged(), mix, settings), stem_format="flac24")
     assert _files_equal(tmp_path / "ref", tmp_path / index["stem_dir"].iloc[0])
+
+
+def test_shifts_fall_back_to_the_whole_track_path(tmp_path: Path) -> None:
+    mix = np.random.default_rng(8).normal(0, 0.2, size=(2, 40_000)).astype(np.float32)
+    write_audio(tmp_path / "mix.wav", mix)
+    settings = ApplySettings(segment_s=0.2, shifts=2, seed=3, device="cpu")
+    separate_file(Tagged(), tmp_path / "mix.wav", tmp_path / "out", settings, "float32")
+    np.testing.assert_array_equal(read_stems(tmp_path / "out"), separate_track(Tagged(), mix, settings))

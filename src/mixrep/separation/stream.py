@@ -24,14 +24,12 @@ form here (each shifted pass would need its own output) and uses `separate_track
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from mixrep.audio import (STEM_FORMATS, STEM_GAINS_FILE, AudioError, flac24_gain_of_peak, float_wav_to_flac24,
