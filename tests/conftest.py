@@ -8,6 +8,7 @@ were none (tests/test_paths.py).
 
 from __future__ import annotations
 
+import getpass
 import os
 import site
 import sys
@@ -36,7 +37,7 @@ class OutsideReads:
     def __init__(self, repo_root: Path, allowed: tuple[str, ...] = ()):
         self.repo = os.path.normpath(str(repo_root))
         self.parent = os.path.dirname(self.repo)
-        self.allowed = tuple(os.path.normpath(p) for p in allowed)
+        self.allowed = tuple(p if p.endswith("*") else os.path.normpath(p) for p in allowed)
         self.seen: list[str] = []
         self._sinks: list[list[str]] = []
 
@@ -61,7 +62,10 @@ class OutsideReads:
         def under(folder: str) -> bool:
             return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
-        return under(self.parent) and not under(self.repo) and not any(under(a) for a in self.allowed)
+        def allowed(folder: str) -> bool:  # a trailing `*`: every folder whose name starts so
+            return path.startswith(folder[:-1]) if folder.endswith("*") else under(folder)
+
+        return under(self.parent) and not under(self.repo) and not any(allowed(a) for a in self.allowed)
 
     @contextmanager
     def capture(self) -> Iterator[list[str]]:
@@ -74,9 +78,26 @@ class OutsideReads:
             self._sinks.remove(sink)
 
 
+def temp_roots(repo_root: Path) -> tuple[str, ...]:
+    """The temporary folder the audit allows: all of it, unless the checkout itself lies in it.
+
+    A clone in /tmp/x/main has its parent /tmp/x inside the temporary folder: allowing all of /tmp would hide
+    a read of /tmp/x/shared. Then only the folders the suite writes temporary files to are allowed: pytest's
+    `pytest-of-<user>` and the `tmp*` / `mixrep-*` folders of `tempfile`.
+    """
+    temp = os.path.normpath(tempfile.gettempdir())
+    parent = os.path.dirname(os.path.normpath(str(repo_root)))
+    if not (parent == temp or parent.startswith(temp + os.sep)):
+        return (temp,)
+    roots = [os.path.join(temp, f"pytest-of-{getpass.getuser()}")]
+    if parent == temp:  # the folders `tempfile` makes (tmpXXXX, mixrep-fs-XXXX from corpus rendering) sit in it
+        roots += [os.path.join(temp, "tmp*"), os.path.join(temp, "mixrep-fs-*")]
+    return tuple(roots)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _AUDIT_KEY not in config.stash:  # audit hooks cannot be removed: register one per process
-        allowed = (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), tempfile.gettempdir())
+        allowed = (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *temp_roots(REPO_ROOT))
         audit = OutsideReads(REPO_ROOT, allowed)
         sys.addaudithook(audit.hook)
         config.stash[_AUDIT_KEY] = audit

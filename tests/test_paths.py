@@ -130,3 +130,19 @@ def test_the_read_audit_sees_an_open_outside_the_repository(outside_reads, repo_
 def test_nothing_was_read_outside_the_repository(outside_reads) -> None:
     """Runs last (tests/conftest.py): no fixture or test of the session opened a file beside the checkout."""
     assert outside_reads.seen == []
+
+
+def test_a_checkout_inside_the_temporary_folder_still_has_its_parent_audited(tmp_path) -> None:
+    import tempfile
+
+    from conftest import OutsideReads, temp_roots
+
+    temp = Path(tempfile.gettempdir())
+    for repo in (temp / "ci-clone" / "main", temp / "main"):
+        audit = OutsideReads(repo, temp_roots(repo))
+        assert audit.is_outside(str(repo.parent / "shared" / "reference" / "x.pt")), repo
+        assert not audit.is_outside(str(repo / "tests" / "reference" / "x.pt"))
+    audit = OutsideReads(temp / "main", temp_roots(temp / "main"))
+    assert not audit.is_outside(str(temp / "tmpab12cd" / "file"))  # tempfile.mkdtemp's folders
+    assert not audit.is_outside(str(temp / "mixrep-fs-x1" / "stem.wav"))
+    assert temp_roots(Path("/work/main")) == (str(temp),)
