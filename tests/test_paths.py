@@ -140,7 +140,7 @@ def test_a_checkout_inside_the_temporary_folder_still_has_its_parent_audited(tmp
     temp = Path(tempfile.gettempdir())
     for repo in (temp / "ci-clone" / "main", temp / "main"):
         audit = OutsideReads(repo, temp_roots(repo))
-        assert audit.is_outside(str(repo.parent / "shared" / "reference" / "x.pt")), repo
+        assert audit.is_outside(str(repo.parent.joinpath("shared", "reference", "x.pt"))), repo
         assert not audit.is_outside(str(repo / "tests" / "reference" / "x.pt"))
     audit = OutsideReads(temp / "main", temp_roots(temp / "main"))
     assert not audit.is_outside(str(temp / "tmpab12cd" / "file"))  # tempfile.mkdtemp's folders
