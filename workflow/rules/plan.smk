@@ -15,6 +15,8 @@ rule plan:
     params:
         config=json.dumps(config, sort_keys=True),
         rules=os.path.join(workflow.basedir, "workflow", "rules"),
+        code=get_code_version("plan.py"),
+    priority: 100  # first job after the manifest checkpoint: the plan is printed before any heavy stage
     threads: 1
     resources:
         mem_mb=2000,
