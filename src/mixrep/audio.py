@@ -124,7 +124,7 @@ def _wav_declared_frames(path: Path) -> int | None:
                 if tag in _WAV_FRAME_CODECS and block_align and size not in (0, 0xFFFFFFFF):
                     return size // block_align
                 return fact or None  # ADPCM, GSM: bytes do not map to frames; `fact` says how many
-                # (0 / 0xFFFFFFFF without ds64: a streaming writer's placeholder, nothing declared)
+                # (0 / 0xFFFFFFFF without ds64: the size a streaming writer leaves unset: no length declared)
     return None
 
 
