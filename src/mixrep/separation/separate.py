@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mixrep.audio import STEM_FORMATS, AudioError, load_audio, read_stems
-from mixrep.separation.apply import ApplySettings, separate_track
+from mixrep.audio import STEM_FORMATS, AudioError
+from mixrep.separation.apply import ApplySettings
 from mixrep.separation.checkpoint import LoadedSeparator
 from mixrep.separation.stream import copy_stems, separate_file
 from mixrep.stems import track_dirname
@@ -46,20 +46,6 @@ def true_stems_dir(row: pd.Series) -> str:
     if stems_dir is None or (isinstance(stems_dir, float) and np.isnan(stems_dir)):
         raise AudioError(row["path"], "oracle separation needs true stems, but stems_dir is null")
     return str(stems_dir)
-
-
-def oracle_stems(row: pd.Series) -> np.ndarray:
-    """The true stems of a manifest row (4, 2, N) in STEMS order (whole, in memory)."""
-    return read_stems(true_stems_dir(row))
-
-
-def separate_one(row: pd.Series, method: str, separator: LoadedSeparator | None,
-                 settings: ApplySettings) -> np.ndarray:
-    """The stems of one row in memory (whole-track path; the shard job streams with `separate_to`)."""
-    if method == "oracle":
-        return oracle_stems(row)
-    mixture, _ = load_audio(row["path"])
-    return separate_track(separator.model, mixture, settings)
 
 
 def separate_to(row: pd.Series, stem_dir: Path, method: str, separator: LoadedSeparator | None,
