@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mixrep.runs import CONDITIONINGS, FAMILY_SETS, grid
+from mixrep.runs import CONDITIONINGS, FAMILY_SETS, POSITIVES, grid
 
 MAX_VALUE_CHARS = 60
 CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne")  # results/<stage>/<cell>/... per cell
@@ -102,14 +102,22 @@ def validate_config(config: dict, schema: str | Path) -> None:
 
 # ---------------------------------------------------------------- cells of the ablation grid
 def cell_names() -> list[str]:
-    """Every valid cell name (conditioning x family set)."""
-    return [spec.name for spec in grid()]
+    """Every valid cell name (`none` and conditioning x family set, each with either positives)."""
+    return [spec.name for spec in grid(positives=POSITIVES)]
+
+
+def configured_cells(ablation: dict) -> list[str]:
+    """The cells the config's `ablation` section asks for (names, stable order)."""
+    return [spec.name for spec in grid(ablation.get("conditioning", CONDITIONINGS),
+                                       ablation.get("families", ["all"]),
+                                       ablation.get("positives", ["same_variant"]))]
 
 
 def cell_rule(configured: list[str]) -> str:
     """The valid cell names in words: the configured ones, then the general form."""
-    return (f"cells of this config: {', '.join(configured)}; any cell is <conditioning>-<families> with "
-            f"conditioning {'|'.join(CONDITIONINGS)} and families {'|'.join(FAMILY_SETS)}")
+    return (f"cells of this config: {', '.join(configured)}; any cell is `none` or <conditioning>-<families>, "
+            f"optionally + `-recipe`, with conditioning {'|'.join(CONDITIONINGS)} and families "
+            f"{'|'.join(FAMILY_SETS)}")
 
 
 def check_cell(key: str, name: str, configured: list[str], kind: str = "config") -> None:
@@ -203,8 +211,7 @@ def check_config(config: dict, cwd: str | Path | None = None) -> None:
     """
     here = Path(cwd) if cwd is not None else Path(os.getcwd())
     ablation = config.get("ablation", {})
-    configured = [spec.name for spec in grid(ablation.get("conditioning", CONDITIONINGS),
-                                             ablation.get("families", FAMILY_SETS))]
+    configured = configured_cells(ablation)
     check_cell("ablation.default_run", ablation.get("default_run"), configured)
     if _get(config, "ratings.source") == "csv" and not _get(config, "ratings.csv"):
         raise ConfigError("ratings.csv", None, "required with ratings.source: csv (a mix_path,song_id,score CSV)")

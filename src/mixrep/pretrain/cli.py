@@ -17,7 +17,7 @@ import torch
 from mixrep.audio import AudioError
 from mixrep.errors import InputError
 from mixrep.provenance import code_version
-from mixrep.runs import FAMILIES, RunSpec, grid, parse_run
+from mixrep.runs import FAMILIES, POSITIVES, RunSpec, grid, parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def run_option(name: str, option: str = "--run") -> RunSpec:
     try:
         return parse_run(name)
     except ValueError:
-        valid = ", ".join(spec.name for spec in grid())
+        valid = ", ".join(spec.name for spec in grid(positives=POSITIVES))
         raise InputError(option, f"unknown ablation cell {name!r}; valid cells: {valid}") from None
 
 

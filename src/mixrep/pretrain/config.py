@@ -84,4 +84,5 @@ def build_model(run: str, settings: PretrainSettings, family_dims: Mapping[str, 
     dims = {name: family_dims[name] for name in spec.families}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MixEncoder(settings.encoder_config(spec.conditioning), dims)
+        # the `none` cell has no families: the encoder is unconditioned whatever mechanism it names
+        return MixEncoder(settings.encoder_config(spec.conditioning if spec.conditioned else "film"), dims)
