@@ -18,8 +18,10 @@ from typing import Any, NoReturn
 from mixrep.runs import CONDITIONINGS, FAMILY_SETS, POSITIVES, grid
 
 MAX_VALUE_CHARS = 60
-CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne")  # results/<stage>/<cell>/... per cell
-NOT_CELLS: tuple[str, ...] = ("random-init",)  # results/embed/random-init: the untrained baseline, not a cell
+CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne", "evaluate", "crossed")  # .../<cell>/...
+# controls evaluated beside the cells (docs/evaluation.md, "Controls"): not cells, but valid path segments
+NOT_CELLS: tuple[str, ...] = ("random-init", "features-only", "levels", "is-reference", "severity")
+AUDIO_ONLY_SUFFIX = ".audio-only"  # results/embed/<cell>.audio-only: a conditioned cell with features zeroed
 FMA_TRACKS = "fma_metadata/tracks.csv"  # what mixrep.datasets.fma reads under dataset.root
 FMA_GENRES = "fma_metadata/genres.csv"  # read when present (genre names check)
 
@@ -137,7 +139,8 @@ def stop_unknown_cell(target: str, name: str, configured: list[str]) -> NoReturn
 
 def unknown_cell_pattern() -> str:
     """Regex of a path segment that is neither a cell nor random-init (the catch-all rule's wildcard)."""
-    names = "|".join([*cell_names(), *NOT_CELLS])
+    cells = cell_names()
+    names = "|".join([*cells, *(c + AUDIO_ONLY_SUFFIX for c in cells), *NOT_CELLS]).replace(".", r"\.")
     return rf"(?!(?:{names})/)[^/]+"
 
 

@@ -2,6 +2,7 @@
 # wildcard constraints and the final targets. No rule lives here.
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from mixrep import workflow_config
 from mixrep.provenance import code_version
-from mixrep.runs import grid, parse_run
+from mixrep.runs import POSITIVES, grid, parse_run
 
 # Schema (with its defaults filled in) and cross-field checks; a mistake ends here in one line
 # `config error: <key>: <value>: <what is allowed>` (src/mixrep/workflow_config.py).
@@ -39,10 +40,22 @@ def get_code_version(*parts):
 
 
 # ---------------------------------------------------------------- runs (ablation cells)
-RUNS = [spec.name for spec in grid(config["ablation"]["conditioning"], config["ablation"]["families"])]
+RUNS = workflow_config.configured_cells(config["ablation"])
 SEEDS = [config["seed"] + k for k in range(config["ablation"]["repeats"])]
 DEFAULT_RUN = config["ablation"]["default_run"]
-ALL_RUN_NAMES = [spec.name for spec in grid()]
+ALL_RUN_NAMES = [spec.name for spec in grid(positives=POSITIVES)]
+CONDITIONED_RUNS = [run for run in RUNS if parse_run(run).conditioned]
+# Controls (docs/evaluation.md): embedded per seed (random-init) or once (features-only, levels: no weights),
+# each conditioned cell with its features zeroed (<cell>.audio-only), and two quality-only predictors.
+EMBED_CONTROLS = ["features-only", "levels"]
+QUALITY_CONTROLS = ["is-reference", "severity"]
+AUDIO_ONLY = [f"{run}{workflow_config.AUDIO_ONLY_SUFFIX}" for run in CONDITIONED_RUNS]
+EMBEDDED_SOURCES = [*RUNS, *AUDIO_ONLY, "random-init", *EMBED_CONTROLS]
+SOURCES = [*EMBEDDED_SOURCES, *QUALITY_CONTROLS]
+# every source a target may name (cells of any config, their audio-only twins, the controls)
+ALL_EMBEDDED_SOURCES = [*ALL_RUN_NAMES, *(f"{run}{workflow_config.AUDIO_ONLY_SUFFIX}" for run in ALL_RUN_NAMES
+                                          if parse_run(run).conditioned), "random-init", *EMBED_CONTROLS]
+ALL_SOURCES = [*ALL_EMBEDDED_SOURCES, *QUALITY_CONTROLS]
 
 wildcard_constraints:
     shard=r"shard-\d\d\d+",
@@ -75,6 +88,7 @@ def get_final_output():
         f"{RESULTS}/separation/eval.json",
         f"{RESULTS}/features.parquet",
         f"{RESULTS}/ablation/summary.csv",
+        f"{RESULTS}/crossed/summary.csv",
         f"{RESULTS}/transfer/summary.csv",
         f"{RESULTS}/mushra/package/configs/mixrep.yaml",
         f"{RESULTS}/bundle/manifest.json",
@@ -156,17 +170,43 @@ def regress_random_embeddings(wildcards):
 
 
 def regress_none_embeddings(wildcards):
-    """Baseline (c): the `<conditioning>-none` cell of the same conditioning (nothing for that cell itself)."""
-    none_run = f"{parse_run(wildcards.run).conditioning}-none"
+    """Baseline (c): the `none` cell with the same positives (nothing for that cell itself)."""
+    none_run = parse_run(wildcards.run).none_twin
     return [] if none_run == wildcards.run else evaluation_embeddings(none_run)
+
+
+def source_embeddings(source):
+    """The embedding tables a source is evaluated on: one per seed, or the one of a seed-free control."""
+    if source in QUALITY_CONTROLS:
+        return []
+    if source in EMBED_CONTROLS:
+        return [f"{RESULTS}/embed/{source}/seed{SEEDS[0]}.parquet"]
+    return evaluation_embeddings(source)
+
+
+def evaluate_embeddings(wildcards):
+    return source_embeddings(wildcards.source)
+
+
+def evaluate_views(wildcards):
+    return [path.removesuffix(".parquet") + ".views.parquet" for path in source_embeddings(wildcards.source)]
+
+
+def summary_units(wildcards):
+    return [f"{RESULTS}/evaluate/{source}/units.parquet" for source in SOURCES]
+
+
+def crossed_metadata(wildcards):
+    """The corpus metadata (content / style labels of the crossed set); none for real data sources."""
+    return [f"{RESULTS}/corpus/metadata.parquet"] if config["dataset"]["source"] == "synthetic" else []
+
+
+def crossed_metrics(wildcards):
+    return [f"{RESULTS}/crossed/{source}/metrics.json" for source in EMBEDDED_SOURCES]
 
 
 def evaluation_recipes(wildcards):
     return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
-
-
-def ablation_regress(wildcards):
-    return [f"{RESULTS}/regress/{run}/metrics.json" for run in RUNS]
 
 
 def ablation_tsne(wildcards):

@@ -91,14 +91,99 @@ rule tsne:
         " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
+rule evaluate:
+    input:
+        embeddings=evaluate_embeddings,
+        views=evaluate_views,
+        ratings=f"{RESULTS}/ratings/ratings.parquet",
+        recipes=evaluation_recipes,
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+        metadata=crossed_metadata,
+    output:
+        units=f"{RESULTS}/evaluate/{{source}}/units.parquet",
+        metrics=f"{RESULTS}/evaluate/{{source}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/evaluate/{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{source}}.tsv"
+    wildcard_constraints:
+        source="|".join(re.escape(s) for s in ALL_SOURCES),
+    params:
+        seeds=SEEDS,
+        settings=get_settings("regress", "evaluate"),
+        code=get_code_version("evaluation", "ratings"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep evaluate --source {wildcards.source} --embeddings {input.embeddings:q} --views {input.views:q}"
+        " --seeds {params.seeds} --ratings {input.ratings:q} --recipes {input.recipes:q}"
+        " --manifest {input.manifest:q} --metadata {input.metadata:q} --units {output.units:q}"
+        " --metrics {output.metrics:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule crossed:
+    input:
+        embeddings=lambda wildcards: source_embeddings(wildcards.source)[0],
+        metadata=crossed_metadata,
+    output:
+        metrics=f"{RESULTS}/crossed/{{source}}/metrics.json",
+        plot=report(f"{RESULTS}/crossed/{{source}}/tsne.png", caption="../report/crossed.rst",
+                    category="Crossed content x style", subcategory="{source}"),
+    log:
+        f"{RESULTS}/logs/crossed/{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/crossed/{{source}}.tsv"
+    wildcard_constraints:
+        source="|".join(re.escape(s) for s in ALL_EMBEDDED_SOURCES),
+    params:
+        code=get_code_version("evaluation"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep crossed --source {wildcards.source} --embeddings {input.embeddings:q} --metadata {input.metadata:q}"
+        " --metrics {output.metrics:q} --plot {output.plot:q} > {log:q} 2>&1"
+
+
+rule crossed_summary:
+    input:
+        crossed_metrics,
+    output:
+        csv=report(f"{RESULTS}/crossed/summary.csv", caption="../report/crossed.rst",
+                   category="Crossed content x style"),
+        markdown=f"{RESULTS}/crossed/summary.md",
+    log:
+        f"{RESULTS}/logs/crossed/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/crossed/summary.tsv"
+    params:
+        code=get_code_version("evaluation"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep crossed-summary --metrics {input:q} --csv {output.csv:q} --markdown {output.markdown:q}"
+        " > {log:q} 2>&1"
+
+
 rule ablation_summary:
     input:
-        regress=ablation_regress,
-        tsne=ablation_tsne,
-        pretrain=ablation_pretrain,
+        units=summary_units,
+        ratings=f"{RESULTS}/ratings/ratings.parquet",
     output:
         csv=report(f"{RESULTS}/ablation/summary.csv", caption="../report/ablation_table.rst",
                    category="Ablation grid"),
+        comparisons=f"{RESULTS}/ablation/comparisons.csv",
         markdown=f"{RESULTS}/ablation/summary.md",
         plot=report(f"{RESULTS}/ablation/summary.png", caption="../report/ablation_plot.rst",
                     category="Ablation grid"),
@@ -108,15 +193,15 @@ rule ablation_summary:
         f"{RESULTS}/benchmarks/ablation_summary/summary.tsv"
     params:
         runs=RUNS,
-        seeds=SEEDS,
+        settings=get_settings("evaluate"),
         code=get_code_version("evaluation"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=2000,
+        runtime=20,
     conda:
         "../../envs/mixrep.yaml"
     shell:
-        "mixrep ablation-summary --runs {params.runs} --seeds {params.seeds} --regress-metrics {input.regress:q}"
-        " --tsne-metrics {input.tsne:q} --pretrain-metrics {input.pretrain:q} --csv {output.csv:q}"
-        " --markdown {output.markdown:q} --plot {output.plot:q} > {log:q} 2>&1"
+        "mixrep ablation-summary --runs {params.runs} --units {input.units:q} --ratings {input.ratings:q}"
+        " --csv {output.csv:q} --comparisons {output.comparisons:q} --markdown {output.markdown:q}"
+        " --plot {output.plot:q} --settings {params.settings:q} > {log:q} 2>&1"

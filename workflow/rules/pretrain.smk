@@ -49,11 +49,14 @@ rule embed:
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
-        f"{RESULTS}/embed/{{run}}/seed{{seed}}.parquet",
+        embeddings=f"{RESULTS}/embed/{{run}}/seed{{seed}}.parquet",
+        views=f"{RESULTS}/embed/{{run}}/seed{{seed}}.views.parquet",
     log:
         f"{RESULTS}/logs/embed/{{run}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/embed/{{run}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        run=r"none(-recipe)?",
     params:
         settings=get_settings("pretrain", "dataset"),
         code=get_code_version("model", "pretrain"),
@@ -65,8 +68,44 @@ rule embed:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
-        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
-        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
+        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+# A conditioned cell is embedded twice in one job (the Mels are read once): as trained, and with its features
+# zeroed (`<run>.audio-only`, the audio-only control of docs/evaluation.md).
+rule embed_conditioned:
+    input:
+        checkpoint=f"{RESULTS}/pretrain/{{run}}/seed{{seed}}/encoder.pt",
+        mels=pretrain_mels,
+        segments=pretrain_segments,
+        features=f"{RESULTS}/features.parquet",
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        embeddings=f"{RESULTS}/embed/{{run}}/seed{{seed}}.parquet",
+        views=f"{RESULTS}/embed/{{run}}/seed{{seed}}.views.parquet",
+        audio_only=f"{RESULTS}/embed/{{run}}.audio-only/seed{{seed}}.parquet",
+        audio_only_views=f"{RESULTS}/embed/{{run}}.audio-only/seed{{seed}}.views.parquet",
+    log:
+        f"{RESULTS}/logs/embed/{{run}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/embed/{{run}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        run=r"(film|prepend|xattn)-[a-z_]+(-recipe)?",
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
+        " --out {output.embeddings:q} --audio-only-out {output.audio_only:q} --threads {threads}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule embed_random:
@@ -76,7 +115,8 @@ rule embed_random:
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
-        f"{RESULTS}/embed/random-init/seed{{seed}}.parquet",
+        embeddings=f"{RESULTS}/embed/random-init/seed{{seed}}.parquet",
+        views=f"{RESULTS}/embed/random-init/seed{{seed}}.views.parquet",
     log:
         f"{RESULTS}/logs/embed_random/seed{{seed}}.log",
     benchmark:
@@ -92,5 +132,36 @@ rule embed_random:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --random-init film-all --mels {input.mels:q} --features {input.features:q}"
-        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed} --out {output:q}"
-        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
+        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+# Non-learned controls (features-only, levels): no weights, so one table serves every seed.
+rule embed_control:
+    input:
+        mels=pretrain_mels,
+        segments=pretrain_segments,
+        features=f"{RESULTS}/features.parquet",
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
+    output:
+        embeddings=f"{RESULTS}/embed/{{control}}/seed{{seed}}.parquet",
+        views=f"{RESULTS}/embed/{{control}}/seed{{seed}}.views.parquet",
+    log:
+        f"{RESULTS}/logs/embed_control/{{control}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/embed_control/{{control}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        control="|".join(EMBED_CONTROLS),
+    params:
+        settings=get_settings("pretrain", "dataset"),
+        code=get_code_version("model", "pretrain"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/mixrep.yaml"
+    shell:
+        "mixrep embed --control {wildcards.control} --mels {input.mels:q} --features {input.features:q}"
+        " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
+        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"

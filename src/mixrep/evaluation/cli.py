@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mixrep.errors import InputError
 from mixrep.runs import parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
 
@@ -142,42 +143,143 @@ def tsne_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ablation_main(argv: list[str] | None = None) -> int:
-    from mixrep.evaluation.ablation import cell_row, plot_summary, summarise, to_markdown
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """Every metric of one source (cell or control), per seed, as a units table (docs/evaluation.md)."""
+    from mixrep.evaluation.data import read_embeddings, read_table
+    from mixrep.evaluation.evaluate import (QUALITY_CONTROLS, EvaluateSettings, SourceInputs, check_seeds,
+                                            evaluate_source, read_views)
+    from mixrep.evaluation.regress import RegressSettings
 
-    parser = argparse.ArgumentParser(prog="mixrep ablation-summary", description="summary of the ablation grid")
-    parser.add_argument("--runs", nargs="+", required=True, help="the cells, in table order")
-    parser.add_argument("--seeds", nargs="+", type=int, required=True)
-    parser.add_argument("--regress-metrics", nargs="+", required=True, help="regress metrics.json, one per run")
-    parser.add_argument("--tsne-metrics", nargs="+", required=True, help="tsne metrics.json, one per run")
-    parser.add_argument("--pretrain-metrics", nargs="+", required=True,
-                        help="pretrain metrics.json, one per run x seed (run-major)")
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--markdown", required=True)
-    parser.add_argument("--plot", required=True)
-    parser.add_argument("--best-by", default="r2", choices=["r2", "kendall_tau", "retrieval_accuracy",
-                                                             "knn_genre_accuracy"])
+    parser = argparse.ArgumentParser(prog="mixrep evaluate", description=evaluate_main.__doc__)
+    parser.add_argument("--source", required=True, help="a cell (film-all), <cell>.audio-only or a control")
+    parser.add_argument("--embeddings", nargs="*", default=[], help="results/embed/{source}/seed{seed}.parquet")
+    parser.add_argument("--views", nargs="*", default=[], help="the .views.parquet beside each embeddings file")
+    parser.add_argument("--seeds", nargs="+", type=int, required=True, help="seeds of the grid")
+    parser.add_argument("--ratings", default=None, help="results/ratings/ratings.parquet")
+    parser.add_argument("--recipes", nargs="+", required=True, help="results/variants/{shard}/recipes.parquet")
+    parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
+    parser.add_argument("--metadata", nargs="?", default=None,
+                        help="results/corpus/metadata.parquet (the crossed set's labels; synthetic corpus only)")
+    parser.add_argument("--units", required=True, help="output units.parquet")
+    parser.add_argument("--metrics", required=True, help="output metrics.json")
+    parser.add_argument("--threads", type=int, default=1)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    n_runs, n_seeds = len(args.runs), len(args.seeds)
-    if (len(args.regress_metrics), len(args.tsne_metrics), len(args.pretrain_metrics)) != \
-            (n_runs, n_runs, n_runs * n_seeds):
-        print(f"mixrep ablation-summary: expected {n_runs} regress, {n_runs} tsne and {n_runs * n_seeds} pretrain "
-              "metrics files (one per run, one per run x seed)", file=sys.stderr)
-        return 2
-    try:
-        rows = [cell_row(run, args.regress_metrics[i], args.tsne_metrics[i],
-                         args.pretrain_metrics[i * n_seeds:(i + 1) * n_seeds])
-                for i, run in enumerate(args.runs)]
-    except ValueError as error:
-        print(f"mixrep ablation-summary: {error}", file=sys.stderr)
-        return 1
-    table = summarise(rows, best_by=args.best_by)
+    settings = load_settings(args.settings)
+    options = EvaluateSettings.from_settings(settings.get("evaluate", {}))
+    regress = RegressSettings.from_settings(settings.get("regress", {}))
+    if args.source not in QUALITY_CONTROLS and (not args.embeddings or len(args.views) != len(args.embeddings)):
+        raise InputError("--embeddings", f"{args.source}: one embeddings file and one views file per seed needed")
+    embeddings = {seed_of(p): read_embeddings(p) for p in args.embeddings}
+    views = {seed_of(p.replace(".views.parquet", ".parquet")): read_views(p) for p in args.views}
+    seeds = check_seeds(args.source, args.seeds, sorted(embeddings))
+    if len(embeddings) == 1 and args.source not in QUALITY_CONTROLS:  # a seed-free control serves every seed
+        only = next(iter(embeddings))
+        embeddings = {s: embeddings[only] for s in seeds}
+        views = {s: views[only] for s in seeds}
+    recipes = pd.concat([read_table(p, "recipes", ("track_id", "variant_id", "fault_types", "severity"))
+                         for p in args.recipes], ignore_index=True)
+    ratings = read_table(args.ratings, "ratings") if args.ratings else None
+    metadata = read_table(args.metadata, "corpus metadata") if args.metadata else None
+    with torch_threads(args.threads):
+        units, metrics = evaluate_source(SourceInputs(args.source, seeds, embeddings, views), ratings, recipes,
+                                         metadata, regress, options)
+    Path(args.units).parent.mkdir(parents=True, exist_ok=True)
+    units.to_parquet(args.units, index=False)
+    write_json(args.metrics, metrics)
+    for metric, values in metrics["values"].items():
+        shown = ", ".join(f"seed {s}: {_f(v)}" for s, v in values.items())
+        print(f"{args.source} {metric}: {shown}")
+    return 0
+
+
+def crossed_main(argv: list[str] | None = None) -> int:
+    """The crossed content x style set of one source (first seed): metrics and the two t-SNE panels."""
+    from mixrep.evaluation.crossed import crossed_report, plot_crossed
+    from mixrep.evaluation.data import read_embeddings, read_table
+
+    parser = argparse.ArgumentParser(prog="mixrep crossed", description=crossed_main.__doc__)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--embeddings", required=True, help="results/embed/{source}/seed{seed}.parquet")
+    parser.add_argument("--metadata", nargs="?", default=None, help="results/corpus/metadata.parquet")
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--plot", required=True)
+    args = parser.parse_args(argv)
+    embeddings = read_embeddings(args.embeddings)
+    crossed = embeddings[embeddings["split"] == "crossed"]
+    if args.metadata is None or crossed.empty:
+        note = "no crossed content x style set in this dataset (synthetic corpus with crossed_arrangements > 0)"
+        write_json(args.metrics, {"source": args.source, "measured": False, "note": note})
+        from mixrep.evaluation.unmeasured import plot_note
+
+        plot_note(note, args.plot)
+        print(f"mixrep crossed: {args.source}: {note}", file=sys.stderr)
+        return 0
+    metadata = read_table(args.metadata, "corpus metadata", ("track_id", "content_genre", "style_genre",
+                                                             "arrangement_id"))
+    report = crossed_report(embeddings, metadata)
+    write_json(args.metrics, {"source": args.source, "measured": True, "seed": seed_of(args.embeddings), **report})
+    plot_crossed(embeddings, metadata, args.plot, f"{args.source}: crossed content x mixing style")
+    print(f"{args.source}: " + ", ".join(f"{k}={_f(v) if isinstance(v, float) else v}" for k, v in report.items()
+                                         if not isinstance(v, (dict, list))))
+    return 0
+
+
+def crossed_summary_main(argv: list[str] | None = None) -> int:
+    """One row per source of the crossed set's metrics (results/crossed/summary.csv, summary.md)."""
+    import json
+
+    parser = argparse.ArgumentParser(prog="mixrep crossed-summary", description=crossed_summary_main.__doc__)
+    parser.add_argument("--metrics", nargs="+", required=True, help="results/crossed/{source}/metrics.json")
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--markdown", required=True)
+    args = parser.parse_args(argv)
+    rows = []
+    for path in args.metrics:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputError(path, f"cannot read ({error})") from None
+        rows.append({k: v for k, v in data.items() if not isinstance(v, (dict, list))})
+    table = pd.DataFrame(rows)
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False)
-    Path(args.markdown).write_text(to_markdown(table, len(args.seeds), args.best_by))
-    plot_summary(table, len(args.seeds), args.plot)
+    Path(args.markdown).write_text("# Crossed content x mixing style (first seed per source)\n\n"
+                                   + table.to_markdown(index=False, floatfmt=".3f") + "\n")
     print(Path(args.markdown).read_text())
+    return 0
+
+
+def ablation_main(argv: list[str] | None = None) -> int:
+    """The grid against `none` and the controls: paired differences, intervals, Holm (docs/evaluation.md)."""
+    from mixrep.evaluation.data import read_table
+    from mixrep.evaluation.evaluate import EvaluateSettings
+    from mixrep.evaluation.summary import build_summary, plot_summary
+
+    parser = argparse.ArgumentParser(prog="mixrep ablation-summary", description=ablation_main.__doc__)
+    parser.add_argument("--runs", nargs="+", required=True, help="the cells, in table order")
+    parser.add_argument("--units", nargs="+", required=True, help="results/evaluate/{source}/units.parquet")
+    parser.add_argument("--ratings", default=None, help="results/ratings/ratings.parquet (simulated or real)")
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--comparisons", required=True)
+    parser.add_argument("--markdown", required=True)
+    parser.add_argument("--plot", required=True)
+    add_settings_argument(parser)
+    args = parser.parse_args(argv)
+    options = EvaluateSettings.from_settings(load_settings(args.settings).get("evaluate", {}))
+    units = pd.concat([read_table(p, "units") for p in args.units], ignore_index=True)
+    simulated = False
+    if args.ratings:
+        ratings = read_table(args.ratings, "ratings")
+        simulated = bool(ratings.get("simulated", pd.Series([False])).all())
+    controls = sorted(set(units["source"].astype(str)) - set(args.runs))
+    table, comparisons, markdown = build_summary(units, list(args.runs), controls, options, simulated=simulated)
+    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.csv, index=False)
+    comparisons.to_csv(args.comparisons, index=False)
+    Path(args.markdown).write_text(markdown)
+    plot_summary(table, args.plot)
+    print(markdown)
     return 0
 
 

@@ -247,12 +247,12 @@ def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:
 
 # ---------------------------------------------------------------- embed
 def embed_main(argv: list[str] | None = None) -> int:
-    """Embeddings of every track × variant: a trained cell (--checkpoint) or a random-init encoder (--random-init)."""
+    """Embeddings (+ two held-out views per item) of a trained cell, a random-init encoder or a control."""
     from mixrep.model.checkpoint import load_checkpoint
     from mixrep.devices import resolve_device
     from mixrep.pretrain.config import PretrainSettings, build_model
-    from mixrep.pretrain.data import prepare_items
-    from mixrep.pretrain.embed import embed_items, write_embeddings
+    from mixrep.pretrain.controls import CONTROL_NAMES, AudioOnly, build_control
+    from mixrep.pretrain.embed import embed_items, embed_views, views_path, write_embeddings, write_views
     from mixrep.pretrain.train import input_stats
 
     parser = argparse.ArgumentParser(prog="mixrep embed", description=embed_main.__doc__)
@@ -265,8 +265,12 @@ def embed_main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="encoder.pt of a trained cell")
     source.add_argument("--random-init", metavar="RUN", help="architecture of this cell, untrained (e.g. film-all)")
+    source.add_argument("--control", choices=CONTROL_NAMES, help="a non-learned control (docs/evaluation.md)")
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", required=True, help="results/embed/{run}/seed{seed}.parquet")
+    parser.add_argument("--out", required=True,
+                        help="results/embed/{source}/seed{seed}.parquet (its .views.parquet beside it)")
+    parser.add_argument("--audio-only-out", default=None,
+                        help="with --checkpoint of a conditioned cell: also the cell with its features zeroed")
     parser.add_argument("--threads", type=int, default=1)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
@@ -280,23 +284,38 @@ def embed_main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as error:
             raise SystemExit(f"embed: {error}") from error
         run, length = meta.run, meta.segment_frames
-    else:
+    elif args.random_init:
         run, length = run_option(args.random_init, "--random-init").name, settings.segment_frames
+    else:
+        run, length = args.control, settings.segment_frames
     bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, length, args.segments)
-    if not args.checkpoint:
+    if args.random_init:
         model = build_model(run, settings, stats.dims, args.seed)
         model.set_input_stats(*input_stats(bank, items.of_split("train")))
         model.to(device).eval()
+        name = "random-init"
+    elif args.control:
+        model, name = build_control(args.control, stats.families).to(device).eval(), args.control
     else:
         columns = stats.columns
         changed = [k for k, cols in meta.feature_columns.items() if cols != columns.get(k)]
         if changed:
             raise SystemExit(f"embed: feature columns of families {changed} differ between {args.checkpoint} "
                              f"and {args.features}")
-    embeddings = embed_items(model, bank, items, length, device, settings.eval_batch_size)
-    name = run if args.checkpoint else "random-init"
-    write_embeddings(args.out, items, embeddings, {"run": name, "architecture": run, "seed": args.seed,
-                                                   "source": args.checkpoint or "random-init",
-                                                   "code_version": code_version("model", "pretrain")})
-    print(f"{args.out}: {len(items)} items x {embeddings.shape[1]} dims, {time.perf_counter() - start:.1f} s")
+        name = run
+    outputs = [(args.out, model, name)]
+    if args.audio_only_out:
+        if not args.checkpoint or not parse_run(run).conditioned:
+            raise InputError("--audio-only-out", f"needs --checkpoint of a conditioned cell (got {run})")
+        outputs.append((args.audio_only_out, AudioOnly(model).eval(), f"{run}.audio-only"))
+    for path, module, label in outputs:
+        embeddings = embed_items(module, bank, items, length, device, settings.eval_batch_size)
+        meta_out = {"run": label, "architecture": run, "seed": args.seed,
+                    "source": args.checkpoint or args.control or "random-init",
+                    "code_version": code_version("model", "pretrain")}
+        write_embeddings(path, items, embeddings, meta_out)
+        positions, first, second = embed_views(module, bank, items, length, device, settings.eval_batch_size)
+        write_views(views_path(path), items, positions, first, second, meta_out)
+        print(f"{path}: {len(items)} items x {embeddings.shape[1]} dims, {len(positions)} held-out view pairs, "
+              f"{time.perf_counter() - start:.1f} s")
     return 0

@@ -109,3 +109,62 @@ def write_embeddings(path: str | Path, items: ItemSet, embeddings: np.ndarray, m
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
     return path
+
+
+VIEW_SPLITS: tuple[str, ...] = ("val", "test", "crossed")
+VIEW_SEED = 0x7E7  # one fixed draw of windows: every source (cell, control, seed) sees the same two views
+
+
+def view_positions(items: ItemSet, splits: tuple[str, ...] = VIEW_SPLITS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, rows_a, rows_b): the held-out items and the segment rows of their two views.
+
+    The two distinct grid windows of each item come from a generator seeded by VIEW_SEED alone, so that
+    retrieval of every source and seed is measured on the same windows and pairs query by query.
+    """
+    if not items.has_segments:
+        raise ValueError("views need the per-segment table (results/features/segments/{shard}.parquet)")
+    positions = np.flatnonzero(np.isin(items.split, splits))
+    rng = np.random.default_rng([VIEW_SEED])
+    counts = np.diff(items.seg_offsets)[positions]
+    from mixrep.pretrain.data import sample_pair_windows
+
+    a, b = sample_pair_windows(counts, rng)
+    return positions, items.segment_rows(positions, a), items.segment_rows(positions, b)
+
+
+def embed_views(model: nn.Module, bank: MelSource, items: ItemSet, length: int, device: torch.device,
+                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, z of view 0, z of view 1) of the held-out items, each view conditioned on its own window."""
+    positions, rows_a, rows_b = view_positions(items)
+    first = encode_segments(model, bank, items, positions, items.seg_starts[rows_a], length, device, batch_size,
+                            rows_a)
+    second = encode_segments(model, bank, items, positions, items.seg_starts[rows_b], length, device, batch_size,
+                             rows_b)
+    return positions, first, second
+
+
+def views_path(embeddings_path: str | Path) -> Path:
+    """results/embed/{source}/seed{s}.parquet -> results/embed/{source}/seed{s}.views.parquet."""
+    path = Path(embeddings_path)
+    return path.with_name(path.name.removesuffix(".parquet") + ".views.parquet")
+
+
+def write_views(path: str | Path, items: ItemSet, positions: np.ndarray, first: np.ndarray, second: np.ndarray,
+                metadata: Mapping[str, str]) -> Path:
+    """Views parquet: track_id, variant_id, split, view (0|1), embedding; two rows per held-out item."""
+    sub = items.subset(positions)
+    both = np.concatenate([first, second]) if len(positions) else np.zeros((0, 1), dtype=np.float32)
+    dim = both.shape[1]
+    flat = pa.array(np.ascontiguousarray(both, dtype=np.float32).reshape(-1), type=pa.float32())
+    table = pa.table({
+        "track_id": pa.array(sub.track_id.tolist() * 2, type=pa.string()),
+        "variant_id": pa.array(np.tile(sub.variant_id.astype(np.int64), 2), type=pa.int64()),
+        "split": pa.array(sub.split.tolist() * 2, type=pa.string()),
+        "view": pa.array(np.repeat(np.array([0, 1], dtype=np.int8), len(positions)), type=pa.int8()),
+        "embedding": pa.FixedSizeListArray.from_arrays(flat, dim),
+    })
+    table = table.replace_schema_metadata({k.encode(): str(v).encode() for k, v in metadata.items()})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
