@@ -37,7 +37,7 @@ CONDITIONAL = {
     "train_separator": lambda c: c["separation"]["method"] == "scnet" and not c["separation"].get("checkpoint"),
     "mushra_analysis": lambda c: bool(c["mushra"].get("results_csv")),
 }
-COUNTED_WILDCARDS = frozenset({"shard", "run", "seed"})
+COUNTED_WILDCARDS = frozenset({"shard", "run", "seed", "source", "control"})
 # The reference run of COSTS: README "Per-job cost" (results/benchmarks/ of the last default run): the
 # default config, 96 synthetic tracks of 12 s in 6 shards of 16, 8 variants + reference per track, CPU.
 REF_TRACK_S = 12.0
@@ -139,16 +139,22 @@ def rule_wildcards(rules_dir: Path = RULES_DIR) -> dict[str, frozenset[str]]:
 def jobs_per_rule(config: Mapping[str, Any], shards: int, rules_dir: Path = RULES_DIR,
                   done: Sequence[str] = ()) -> dict[str, int]:
     """Jobs of each rule in a run of `all` from scratch (minus the rules in `done`), as snakemake -n plans it."""
-    runs = len(config["ablation"]["conditioning"]) * len(config["ablation"]["families"])
-    seeds = int(config["ablation"]["repeats"])
+    from mixrep.workflow_config import EMBED_CONTROLS, grid_sources
+
+    sources = grid_sources(config)
+    runs, seeds = len(sources.runs), len(sources.seeds)
+    # rules whose wildcard ranges over a subset of the cells or the sources (the rules' wildcard_constraints)
+    per_rule = {"embed": len(sources.unconditioned) * seeds, "embed_conditioned": len(sources.conditioned) * seeds,
+                "embed_control": len(EMBED_CONTROLS), "evaluate": len(sources.sources),
+                "crossed": len(sources.embedded), "regress": 1}  # regress: the bundle's default cell only
     jobs: dict[str, int] = {"all": 1}
     for name, wildcards in rule_wildcards(rules_dir).items():
         if name in done or (name in CONDITIONAL and not CONDITIONAL[name](config)):
             continue
         if wildcards - COUNTED_WILDCARDS:
             continue  # e.g. unknown_cell: only ever asked for by hand
-        count = (shards if "shard" in wildcards else 1) * (runs if "run" in wildcards else 1) \
-            * (seeds if "seed" in wildcards else 1)
+        count = per_rule.get(name, (shards if "shard" in wildcards else 1) * (runs if "run" in wildcards else 1)
+                             * (seeds if "seed" in wildcards else 1))
         if count:
             jobs[name] = count
     return jobs
@@ -160,8 +166,10 @@ def disk_per_stage(config: Mapping[str, Any], tracks: int, duration_s: float) ->
     fmt = config["separation"].get("stem_format", "flac24")
     mel_frames = 1 + int(min(float(config["pretrain"]["mel_max_s"]), duration_s / max(tracks, 1)) * SAMPLE_RATE
                          ) // MEL_HOP
-    cells = len(config["ablation"]["conditioning"]) * len(config["ablation"]["families"]) \
-        * int(config["ablation"]["repeats"])
+    from mixrep.workflow_config import grid_sources
+
+    grid = grid_sources(config)
+    cells = len(grid.runs) * len(grid.seeds)
     return {
         f"stems ({fmt})": duration_s * STEM_BYTES_PER_S[fmt],
         "mel store": tracks * variants * mel_frames * len(STEMS) * 2 * MEL_BANDS * MEL_BYTES,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mixrep.runs import CONDITIONINGS, FAMILY_SETS, POSITIVES, grid
+from mixrep.runs import CONDITIONINGS, FAMILY_SETS, POSITIVES, grid, parse_run
 
 MAX_VALUE_CHARS = 60
 CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne", "evaluate", "crossed")  # .../<cell>/...
@@ -113,6 +113,47 @@ def configured_cells(ablation: dict) -> list[str]:
     return [spec.name for spec in grid(ablation.get("conditioning", CONDITIONINGS),
                                        ablation.get("families", ["all"]),
                                        ablation.get("positives", ["same_variant"]))]
+
+
+EMBED_CONTROLS: tuple[str, ...] = ("features-only", "levels")  # embedded once (no weights), serve every seed
+QUALITY_CONTROLS: tuple[str, ...] = ("is-reference", "severity")  # Stage 2 predictors without an embedding
+
+
+@dataclass(frozen=True)
+class GridSources:
+    """What the evaluation of a config measures (docs/evaluation.md): cells, their controls, seeds."""
+
+    runs: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def conditioned(self) -> tuple[str, ...]:
+        return tuple(r for r in self.runs if parse_run(r).conditioned)
+
+    @property
+    def unconditioned(self) -> tuple[str, ...]:
+        return tuple(r for r in self.runs if not parse_run(r).conditioned)
+
+    @property
+    def audio_only(self) -> tuple[str, ...]:
+        return tuple(r + AUDIO_ONLY_SUFFIX for r in self.conditioned)
+
+    @property
+    def embedded(self) -> tuple[str, ...]:
+        """Every source with an embedding table (crossed set, retrieval, probe)."""
+        return (*self.runs, *self.audio_only, "random-init", *EMBED_CONTROLS)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (*self.embedded, *QUALITY_CONTROLS)
+
+
+def grid_sources(config: dict) -> GridSources:
+    """The cells of `config["ablation"]` and its seeds (seed, seed+1, ...)."""
+    ablation = config.get("ablation", {})
+    seed = int(config.get("seed", 0))
+    return GridSources(tuple(configured_cells(ablation)),
+                       tuple(seed + k for k in range(int(ablation.get("repeats", 1)))))
 
 
 def cell_rule(configured: list[str]) -> str:

@@ -40,22 +40,22 @@ def get_code_version(*parts):
 
 
 # ---------------------------------------------------------------- runs (ablation cells)
-RUNS = workflow_config.configured_cells(config["ablation"])
-SEEDS = [config["seed"] + k for k in range(config["ablation"]["repeats"])]
+# Cells and controls (docs/evaluation.md): mixrep.workflow_config.GridSources, which `mixrep plan` counts too.
+GRID = workflow_config.grid_sources(config)
+RUNS = list(GRID.runs)
+SEEDS = list(GRID.seeds)
 DEFAULT_RUN = config["ablation"]["default_run"]
 ALL_RUN_NAMES = [spec.name for spec in grid(positives=POSITIVES)]
-CONDITIONED_RUNS = [run for run in RUNS if parse_run(run).conditioned]
-# Controls (docs/evaluation.md): embedded per seed (random-init) or once (features-only, levels: no weights),
-# each conditioned cell with its features zeroed (<cell>.audio-only), and two quality-only predictors.
-EMBED_CONTROLS = ["features-only", "levels"]
-QUALITY_CONTROLS = ["is-reference", "severity"]
-AUDIO_ONLY = [f"{run}{workflow_config.AUDIO_ONLY_SUFFIX}" for run in CONDITIONED_RUNS]
-EMBEDDED_SOURCES = [*RUNS, *AUDIO_ONLY, "random-init", *EMBED_CONTROLS]
-SOURCES = [*EMBEDDED_SOURCES, *QUALITY_CONTROLS]
+# embedded per seed (random-init) or once (features-only, levels: no weights), each conditioned cell with its
+# features zeroed (<cell>.audio-only), and two quality-only predictors
+EMBED_CONTROLS = list(workflow_config.EMBED_CONTROLS)
+QUALITY_CONTROLS = list(workflow_config.QUALITY_CONTROLS)
+EMBEDDED_SOURCES = list(GRID.embedded)
+SOURCES = list(GRID.sources)
 # every source a target may name (cells of any config, their audio-only twins, the controls)
-ALL_EMBEDDED_SOURCES = [*ALL_RUN_NAMES, *(f"{run}{workflow_config.AUDIO_ONLY_SUFFIX}" for run in ALL_RUN_NAMES
-                                          if parse_run(run).conditioned), "random-init", *EMBED_CONTROLS]
-ALL_SOURCES = [*ALL_EMBEDDED_SOURCES, *QUALITY_CONTROLS]
+ALL_GRID = workflow_config.GridSources(tuple(ALL_RUN_NAMES), GRID.seeds)
+ALL_EMBEDDED_SOURCES = list(ALL_GRID.embedded)
+ALL_SOURCES = list(ALL_GRID.sources)
 
 wildcard_constraints:
     shard=r"shard-\d\d\d+",
