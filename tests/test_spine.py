@@ -88,13 +88,18 @@ def test_settings_parse_json_and_file(tmp_path):
 
 
 def test_run_names_round_trip_over_the_full_grid():
-    cells = runs.grid()
-    assert len(cells) == 18 and len({c.name for c in cells}) == 18
+    cells = runs.grid(positives=runs.POSITIVES)
+    # per positives mode: one `none` cell + 3 conditionings x 5 family sets
+    assert len(cells) == 2 * (1 + 3 * 5) and len({c.name for c in cells}) == len(cells)
     for cell in cells:
         assert runs.parse_run(cell.name) == cell
+    assert [c.name for c in cells].count("none") == 1 and [c.name for c in cells].count("none-recipe") == 1
     assert runs.parse_run("film-no_masking").families == ("dynamics", "spectral", "stereo")
-    assert runs.parse_run("xattn-none").families == ()
-    for bad in ("film", "film-everything", "gru-all", "film_all"):
+    assert runs.parse_run("none").families == () and not runs.parse_run("none").conditioned
+    assert runs.parse_run("prepend-all-recipe").positives == "same_recipe"
+    assert runs.parse_run("prepend-all-recipe").none_twin == "none-recipe"
+    assert runs.parse_run("film-all").none_twin == "none"
+    for bad in ("film", "film-everything", "gru-all", "film_all", "film-none", "none-all", "film-all-recipes"):
         with pytest.raises(ValueError, match="bad run name"):
             runs.parse_run(bad)
 
