@@ -71,7 +71,7 @@ def regress_main(argv: list[str] | None = None) -> int:
     options = RegressSettings.from_settings(section)
     try:
         spec = parse_run(args.run)
-        none_run = f"{spec.conditioning}-none"
+        none_run = spec.none_twin
         ratings = read_table(args.ratings, "ratings")
         embeddings = read_seeded(args.embeddings)
         none = None if args.run == none_run else read_seeded(args.none_embeddings)
