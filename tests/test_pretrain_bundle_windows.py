@@ -64,7 +64,7 @@ def test_each_window_is_conditioned_on_its_own_samples(tmp_path, stems):
 
 
 def test_an_unconditioned_encoder_needs_no_features(tmp_path, stems):
-    bundle = _encoder(tmp_path, "film-none")
+    bundle = _encoder(tmp_path, "none")
     np.testing.assert_allclose(bundle.embed_stems_by_window(stems), bundle.embed_stems(stems), rtol=1e-6)
 
 

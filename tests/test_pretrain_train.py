@@ -82,9 +82,9 @@ def test_killed_run_resumes_to_identical_weights(toy, tmp_path) -> None:
 def test_checkpoint_of_other_settings_is_not_resumed(toy, tmp_path) -> None:
     bank, items, stats = toy
     cpu = torch.device("cpu")
-    train_encoder("film-none", 1, bank, items, stats, settings(epochs=1), tmp_path, cpu, log_print=quiet)
+    train_encoder("none", 1, bank, items, stats, settings(epochs=1), tmp_path, cpu, log_print=quiet)
     messages: list[str] = []
-    result = train_encoder("film-none", 1, bank, items, stats, settings(epochs=1, lr=1e-3), tmp_path, cpu,
+    result = train_encoder("none", 1, bank, items, stats, settings(epochs=1, lr=1e-3), tmp_path, cpu,
                            log_print=messages.append)
     assert result.resumed_from == 0 and any("ignoring" in m for m in messages)
 

@@ -77,7 +77,7 @@ def test_tiny_run_builds_every_final_target(tiny_run):
     results = workdir / "results"
     for relative in ("manifest/manifest.parquet", "separation/eval.json", "features.parquet",
                      "ablation/summary.csv", "transfer/summary.csv", "mushra/package/configs/mixrep.yaml",
-                     "tsne/film-all/metrics.json", "regress/film-none/metrics.json"):
+                     "tsne/film-all/metrics.json", "evaluate/none/units.parquet", "crossed/summary.csv", "ablation/comparisons.csv"):
         assert (results / relative).exists(), relative
     manifest = pd.read_parquet(results / "manifest/manifest.parquet")
     assert set(manifest["status"]) <= {"ok", "rejected"} and manifest["track_id"].is_unique

@@ -86,12 +86,13 @@ def test_a_long_value_is_cut_so_that_the_message_stays_one_line():
 
 # ---------------------------------------------------------------- cross-field checks
 def test_default_run_must_be_a_cell_and_the_message_lists_the_configured_cells():
-    config = merged({"ablation": {"conditioning": ["film"], "families": ["all", "none"], "default_run": "film-bogus"}})
+    config = merged({"ablation": {"conditioning": ["film"], "families": ["all"], "positives": ["same_variant"],
+                                  "default_run": "film-bogus"}})
     with pytest.raises(wc.ConfigError) as caught:
         wc.check_config(config)
     line = caught.value.line()
     assert line.startswith("config error: ablation.default_run: 'film-bogus': not a cell; "
-                           "cells of this config: film-all, film-none; ")
+                           "cells of this config: none, film-all; ")
     assert "conditioning film|prepend|xattn" in line
 
 
@@ -208,7 +209,8 @@ def own_lines(result: subprocess.CompletedProcess) -> list[str]:
     ("override", "start"),
     [
         ("ablation:\n  default_run: film-bogus\n", "config error: ablation.default_run: 'film-bogus': not a cell; "
-                                                   "cells of this config: film-all, film-none;"),
+                                                   "cells of this config: none, film-all, none-recipe, "
+                                                   "film-all-recipe;"),
         ("ratings:\n  source: csv\n", "config error: ratings.csv: None: required with ratings.source: csv"),
         ("dataset:\n  sourcee: synthetic\n", "config error: dataset.sourcee: 'synthetic': unknown key; dataset takes:"),
         ("separation:\n  checkpoint: nowhere/scnet.th\n",
@@ -226,12 +228,16 @@ def test_dry_run_stops_on_a_config_mistake_in_at_most_five_lines(tmp_path, overr
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr
 
 
+TINY_CELLS = ["none", "film-all", "none-recipe", "film-all-recipe"]
+
+
 @pytest.mark.parametrize("target", ["results/regress/film-bogus/metrics.json",
+                                    "results/evaluate/film-bogus/units.parquet",
                                     "results/pretrain/film-bogus/seed0/encoder.pt"])
 def test_a_target_of_an_unknown_cell_names_the_valid_cells(tmp_path, target):
     result = snakemake([target, "-n", "--configfile", str(TINY)], tmp_path)
     assert result.returncode == 1
-    assert own_lines(result) == [f"target error: {target}: 'film-bogus': not a cell; {wc.cell_rule(['film-all', 'film-none'])}"]
+    assert own_lines(result) == [f"target error: {target}: 'film-bogus': not a cell; {wc.cell_rule(TINY_CELLS)}"]
 
 
 def fake_separated_state(workdir: Path) -> Path:
