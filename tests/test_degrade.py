@@ -99,7 +99,8 @@ def test_variant_seed_is_stable_across_processes():
 
 def test_recipe_parameters_stay_in_their_config_ranges():
     config = DegradeConfig.from_dict({"gain_db": [2.0, 4.0], "eq_peak": {"freq_hz": [200, 400]},
-                                      "bandwidth": {"order": 6, "lowpass_hz": [3000, 5000]}})
+                                      "bandwidth": {"order": 6, "lowpass_hz": [3000, 5000]},
+                                      "recipe_pool": 300})  # 300 distinct pool recipes drawn below
     counts = {name: 0 for name in FAULT_TYPES}
     for v in range(1, 301):
         recipe = sample_recipe(f"t{v % 7}", v, config, seed=1)

@@ -127,6 +127,7 @@ class DegradeConfig:
     """The whole `degrade` config section."""
 
     variants_per_track: int = 8
+    recipe_pool: int = 64  # recipes shared by all tracks (0: one recipe per track x variant; recipes.py)
     min_faults: int = 1
     max_faults: int = 3
     faults: tuple[str, ...] = FAULT_TYPES
@@ -157,6 +158,11 @@ class DegradeConfig:
                              "(fault types are drawn without replacement)")
         if self.variants_per_track < 0:
             raise ValueError("degrade.variants_per_track must be >= 0")
+        if self.recipe_pool < 0:
+            raise ValueError("degrade.recipe_pool must be >= 0 (0 = no pool)")
+        if 0 < self.recipe_pool < self.variants_per_track:
+            raise ValueError(f"degrade.recipe_pool={self.recipe_pool} is smaller than variants_per_track="
+                             f"{self.variants_per_track}: a track's variants need distinct recipes")
         if self.headroom_target_dbfs > self.clip_threshold_dbfs:
             raise ValueError("degrade.headroom_target_dbfs must not exceed clip_threshold_dbfs")
 

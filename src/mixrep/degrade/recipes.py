@@ -1,13 +1,19 @@
 """Drawing recipes: which faults, on which stems, with which parameters — from a seed, never from state.
 
-A recipe depends only on (master seed, track_id, variant_id): `variant_seed` hashes the track id with
-SHA-256 (stable across processes and machines, unlike Python's salted `hash()`), and feeds the words into a
-numpy `SeedSequence` together with the master seed and the variant id. Each (track, variant) therefore gets
-its own independent generator, and the recipes of a shard are identical whatever order, process or number of
-cores draws them.
+A recipe pool (`degrade.recipe_pool: P`, default 64) is shared by all tracks, so that the same fault recipe
+is applied to several different tracks (what `same_recipe` positives and cross-content retrieval need):
+- recipe `r` in 1..P draws its faults, stems and parameters from (master seed, r) alone, independent of the
+  track; relative parameters (compressor/expander `threshold_rel_db`) stay relative and are resolved per
+  track when rendered, so "the same recipe" means the same processing, not the same absolute levels;
+- track t's variants 1..V use the first V entries of a permutation of 1..P drawn from (master seed, t), so a
+  track's variants carry distinct recipes and every track draws independently of the others.
+With `recipe_pool: 0` every (track, variant) draws its own recipe from (master seed, track_id, variant_id)
+(the former behaviour; recipe_id -1). Variant 0 is the reference (recipe_id 0, no effects).
 
-Variant 0 is the reference: no effects. Variants 1..V draw `min_faults..max_faults` distinct fault types (at most as many as are enabled) (in
-the order of `degrade.faults`), each on a uniformly drawn stem, parameters from the config ranges.
+Track ids are hashed with SHA-256 (stable across processes and machines, unlike Python's salted `hash()`)
+and fed into numpy `SeedSequence`s, so the recipes of a shard are identical whatever order, process or number
+of cores draws them. A recipe draws `min_faults..max_faults` distinct fault types (at most as many as are
+enabled) (in the order of `degrade.faults`), each on a uniformly drawn stem, parameters from the config ranges.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from mixrep.degrade.effects import (Compress, Effect, EqHighShelf, EqLowShelf, E
 from mixrep.stems import STEMS
 
 ALL_STEMS = "all"
+NO_POOL = -1  # recipe_id of a variant drawn per (track, variant) (recipe_pool: 0)
+_RECIPE_TAG = 0x5EC1  # seed-sequence words that keep pool draws apart from per-variant draws
+_ORDER_TAG = 0x0DE5
 _DECIMALS = 3  # parameters are rounded so recipes read well; rendering uses the rounded values
 
 
@@ -58,6 +67,7 @@ class Recipe:
     variant_id: int
     seed: int
     effects: tuple[EffectSpec, ...]
+    recipe_id: int = NO_POOL  # 0 reference, 1..P pool recipe, -1 drawn per (track, variant)
 
     @property
     def fault_types(self) -> str:
@@ -159,21 +169,33 @@ _DRAWERS: dict[str, Callable[[np.random.Generator, DegradeConfig], Effect]] = {
 }
 
 
-def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict | None = None,
-                  seed: int = 0) -> Recipe:
-    """Draw the recipe of one (track, variant); a pure function of its arguments.
+def recipe_seed_sequence(seed: int, recipe_id: int) -> np.random.SeedSequence:
+    """The generator of pool recipe `recipe_id`: (master seed, recipe_id) only, never the track."""
+    return np.random.SeedSequence([int(seed), _RECIPE_TAG, int(recipe_id)])
 
-    Compressor/expander thresholds stay relative (`threshold_db=None`) until rendering resolves them
-    against the stem (render.render_chain), which the degrade rule writes back into the recipe.
-    """
-    if not isinstance(config, DegradeConfig):
-        config = DegradeConfig.from_dict(config)
+
+def track_recipe_order(seed: int, track_id: str, pool: int) -> np.ndarray:
+    """Pool recipe ids 1..pool in the order track `track_id` uses them: variant v gets entry v-1."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _ORDER_TAG, *track_words(track_id)]))
+    return rng.permutation(int(pool)).astype(np.int64) + 1
+
+
+def recipe_id_of(track_id: str, variant_id: int, config: DegradeConfig, seed: int) -> int:
+    """recipe_id of one (track, variant): 0 for the reference, the pool id, or -1 without a pool."""
     if variant_id < 0:
         raise ValueError(f"variant_id must be >= 0, got {variant_id}")
-    this_seed = variant_seed(seed, track_id, variant_id)
     if variant_id == 0:
-        return Recipe(track_id, 0, this_seed, ())
-    rng = np.random.default_rng(variant_seed_sequence(seed, track_id, variant_id))
+        return 0
+    if config.recipe_pool == 0:
+        return NO_POOL
+    if variant_id > config.recipe_pool:
+        raise ValueError(f"variant {variant_id} needs more than the degrade.recipe_pool={config.recipe_pool} "
+                         "recipes (a track's variants carry distinct recipes)")
+    return int(track_recipe_order(seed, track_id, config.recipe_pool)[variant_id - 1])
+
+
+def draw_effects(rng: np.random.Generator, config: DegradeConfig) -> tuple[EffectSpec, ...]:
+    """One recipe's effect chain from `rng`: distinct fault types, each on a drawn stem."""
     most = min(config.max_faults, len(config.faults))  # distinct types: at most as many as are enabled
     count = int(rng.integers(config.min_faults, most + 1))
     chosen = rng.choice(len(config.faults), size=count, replace=False)
@@ -182,4 +204,33 @@ def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict |
         name = config.faults[int(index)]
         stem = STEMS[int(rng.integers(len(STEMS)))]
         specs.append(EffectSpec(stem, _DRAWERS[name](rng, config)))
-    return Recipe(track_id, int(variant_id), this_seed, tuple(specs))
+    return tuple(specs)
+
+
+def pool_effects(recipe_id: int, config: DegradeConfig, seed: int = 0) -> tuple[EffectSpec, ...]:
+    """The effects of pool recipe `recipe_id` (1..P): the same for every track it is applied to."""
+    if not 1 <= recipe_id <= max(config.recipe_pool, 0):
+        raise ValueError(f"recipe_id must be in 1..{config.recipe_pool}, got {recipe_id}")
+    return draw_effects(np.random.default_rng(recipe_seed_sequence(seed, recipe_id)), config)
+
+
+def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict | None = None,
+                  seed: int = 0) -> Recipe:
+    """Draw the recipe of one (track, variant); a pure function of its arguments.
+
+    With a pool the effects are those of pool recipe `recipe_id_of(...)`; without one they are drawn from
+    (seed, track, variant). `seed` (the recipes' column) stays the (track, variant) seed either way.
+    Compressor/expander thresholds stay relative (`threshold_db=None`) until rendering resolves them
+    against the stem (render.render_chain), which the degrade rule writes back into the recipe.
+    """
+    if not isinstance(config, DegradeConfig):
+        config = DegradeConfig.from_dict(config)
+    recipe_id = recipe_id_of(track_id, variant_id, config, seed)
+    this_seed = variant_seed(seed, track_id, variant_id)
+    if variant_id == 0:
+        return Recipe(track_id, 0, this_seed, (), 0)
+    if recipe_id == NO_POOL:
+        effects = draw_effects(np.random.default_rng(variant_seed_sequence(seed, track_id, variant_id)), config)
+    else:
+        effects = pool_effects(recipe_id, config, seed)
+    return Recipe(track_id, int(variant_id), this_seed, effects, recipe_id)

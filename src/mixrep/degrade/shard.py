@@ -28,7 +28,7 @@ from mixrep.stems import SAMPLE_RATE, STEMS, track_dirname
 log = logging.getLogger(__name__)
 
 RECIPE_COLUMNS = ("track_id", "variant_id", "effects", "fault_types", "severity", "seed", "peak_dbfs",
-                  "headroom_gain_db")
+                  "headroom_gain_db", "recipe_id")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class VariantRow:
     seed: int
     peak_dbfs: float
     headroom_gain_db: float
+    recipe_id: int = -1  # 0 reference, 1..P the shared pool recipe, -1 without a pool (recipes.py)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ def render_track_variants(track_id: str, stems: np.ndarray, config: DegradeConfi
             for index in range(len(rendered)):
                 rendered[index] = gain.effect.apply(rendered[index], sample_rate)
         row = VariantRow(track_id, variant_id, effects_to_json(effects),
-                         Recipe(track_id, variant_id, recipe.seed, effects).fault_types,
-                         round(meter.total, 4), recipe.seed, round(peak, 3), headroom)
+                         Recipe(track_id, variant_id, recipe.seed, effects, recipe.recipe_id).fault_types,
+                         round(meter.total, 4), recipe.seed, round(peak, 3), headroom, recipe.recipe_id)
         log.info("%s v%d: %-40s severity %6.2f  peak %+6.2f dBFS", track_id, variant_id,
                  row.fault_types, row.severity, peak)
         yield row, rendered
@@ -135,7 +136,7 @@ def recipe_table(rows: list[VariantRow]) -> pd.DataFrame:
     table = pd.DataFrame([vars(row) for row in rows], columns=list(RECIPE_COLUMNS))
     return table.astype({"track_id": "string", "variant_id": "int32", "effects": "string",
                          "fault_types": "string", "severity": "float64", "seed": "int64",
-                         "peak_dbfs": "float64", "headroom_gain_db": "float64"})
+                         "peak_dbfs": "float64", "headroom_gain_db": "float64", "recipe_id": "int64"})
 
 
 def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, root: str | Path | None = None,
