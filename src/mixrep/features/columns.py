@@ -55,8 +55,9 @@ class _Feature:
 
 
 def _band_features() -> list[_Feature]:
-    levels = [_Feature(f"band{b}_db", "dBFS", f"energy of the {b} Hz octave band (long-term |STFT|^2, "
-                       "both channels averaged; the bands sum to the mean square)", FLOOR_DB)
+    levels = [_Feature(f"band{b}_db", "dBFS", f"energy of the {b} Hz octave band: mean over frames of "
+                       "10 log10(eps + band power), eps = 1e-12 (|STFT|^2, both channels averaged; the seed's "
+                       "e_k)", FLOOR_DB)
               for b in BAND_NAMES]
     deltas = [_Feature(f"band{b}_delta_db", "dB", f"band{b}_db of the stem minus that of the mix",
                        FLOOR_DB, stems_only=True) for b in BAND_NAMES]
@@ -83,7 +84,8 @@ _FEATURES: dict[str, list[_Feature]] = {
     ],
     "spectral": [
         *_band_features(),
-        _Feature("low_high_db", "dB", "energy below features.low_high_split_hz over energy above it", 0.0),
+        _Feature("low_high_db", "dB", "energy below features.low_high_split_hz over energy above it "
+                 "(difference of their mean-over-frames log energies, as the bands)", 0.0),
         _Feature("tilt_db_per_oct", "dB/octave", "least-squares slope of the octave bands' energy density "
                  "(band energy / bandwidth) against log2(centre frequency): white noise 0, pink -3", 0.0),
         _Feature("flatness_db", "dB", "spectral flatness of the long-term power spectrum "
@@ -91,8 +93,8 @@ _FEATURES: dict[str, list[_Feature]] = {
     ],
     "stereo": [
         _Feature("ild_db", "dB", "inter-channel level difference, energy of L over energy of R", 0.0),
-        _Feature("correlation", "1", "L/R correlation sum(LR)/sqrt(sum(L^2) sum(R^2)) (no mean removal, "
-                 "as a correlation meter): 1 dual mono, 0 independent, -1 polarity-inverted", 0.0),
+        _Feature("correlation", "1", "L/R Pearson correlation cov(L,R)/(sigma_L sigma_R) (means removed): "
+                 "1 dual mono, 0 independent, -1 polarity-inverted", 0.0),
         _Feature("mid_db", "dBFS", "mean square of M = (L+R)/2", FLOOR_DB),
         _Feature("side_db", "dBFS", "mean square of S = (L-R)/2", FLOOR_DB),
         _Feature("msr", "1", "mid/side ratio E_S / (E_M + eps): 0 for mono, 1 for uncorrelated equal "

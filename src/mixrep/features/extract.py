@@ -16,7 +16,7 @@ from mixrep.features.columns import BAND_NAMES, FLOOR_DB, TARGETS, column_specs,
 from mixrep.features.dynamics import level_features
 from mixrep.features.masking import band_weights, masking_scores, mel_filterbank
 from mixrep.features.settings import FeatureSettings
-from mixrep.features.spectral import spectral_features
+from mixrep.features.spectral import frame_band_matrix, spectral_features
 from mixrep.features.stereo import stereo_features
 from mixrep.features.stft import analyse
 from mixrep.stems import STEMS
@@ -62,7 +62,8 @@ def extract_features(stems: np.ndarray, sample_rate: float,
     del weighted
 
     mel_matrix, mel_centres = mel_filterbank(cfg.n_fft, rate, cfg.n_mels, cfg.mel_fmin_hz, cfg.mel_fmax_hz)
-    spectra = analyse(stems, rate, cfg.n_fft, cfg.hop, mel_matrix)
+    bands = frame_band_matrix(np.fft.rfftfreq(cfg.n_fft, 1.0 / rate), rate, cfg.low_high_split_hz)
+    spectra = analyse(stems, rate, cfg.n_fft, cfg.hop, mel_matrix, bands)
 
     values: dict[str, float] = {}
     active: dict[str, bool] = {}
@@ -70,7 +71,7 @@ def extract_features(stems: np.ndarray, sample_rate: float,
         dynamics = _dynamics(signals[target], powers[target], rate)
         active[target] = dynamics["rms_db"] > cfg.silence_threshold_db
         dynamics["active"] = float(active[target])
-        spectral = spectral_features(spectra.mean_power[t], spectra.frequencies, rate, cfg.low_high_split_hz)
+        spectral = spectral_features(spectra.mean_power[t], spectra.band_power[t], spectra.frequencies, rate)
         values.update({f"dynamics.{target}.{k}": v for k, v in dynamics.items()})
         values.update({f"spectral.{target}.{k}": v for k, v in spectral.items()})
         values.update({f"stereo.{target}.{k}": v for k, v in stereo_features(signals[target]).items()})

@@ -1,4 +1,9 @@
-"""Stereo family: inter-channel level difference, L/R correlation, mid and side energies, mid/side ratio."""
+"""Stereo family: inter-channel level difference, L/R correlation, mid and side energies, mid/side ratio.
+
+The correlation is the seed's Pearson coefficient rho = cov(L, R) / (sigma_L sigma_R), means removed, so a
+DC offset on either channel does not count as shared content (before, it was sum(LR)/sqrt(sum L^2 sum R^2),
+a correlation meter's reading, which a common DC offset pulls towards 1).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,22 @@ from mixrep.features.spectral import to_db
 EPS = 1e-12  # mean-square guard (-120 dBFS): keeps ratios finite for silent channels
 
 
+def pearson(left: np.ndarray, right: np.ndarray) -> float:
+    """cov(L, R) / sqrt(var_L var_R + EPS^2), clipped to [-1, 1]; 0 when either channel is constant.
+
+    Means in float64; the centred channels' dot products in float32 (BLAS), which is exact enough for audio.
+    """
+    lc = left - np.float32(np.mean(left, dtype=np.float64))
+    rc = right - np.float32(np.mean(right, dtype=np.float64))
+    n = max(left.shape[-1], 1)
+    var_left = float(np.dot(lc, lc)) / n
+    var_right = float(np.dot(rc, rc)) / n
+    cov = float(np.dot(lc, rc)) / n
+    return float(np.clip(cov / np.sqrt(var_left * var_right + EPS * EPS), -1.0, 1.0))
+
+
 def stereo_features(x: np.ndarray) -> dict[str, float]:
-    """Features of one stereo signal x (2, N) float32, from mean squares of L, R, M and S."""
+    """Features of one stereo signal x (2, N) float32: mean squares of L, R, M and S, and Pearson's rho."""
     left, right = x[0], x[1]
     n = max(x.shape[-1], 1)
     # float32 dot products (BLAS); mid and side are formed explicitly so that a tiny side signal is not
@@ -21,10 +40,9 @@ def stereo_features(x: np.ndarray) -> dict[str, float]:
     e_right = float(np.dot(right, right)) / n
     e_mid = float(np.dot(mid, mid)) / (4.0 * n)
     e_side = float(np.dot(side, side)) / (4.0 * n)
-    cross = e_mid - e_side  # = sum(LR) / n
     return {
         "ild_db": float(10.0 * np.log10((e_left + EPS) / (e_right + EPS))),
-        "correlation": float(np.clip(cross / np.sqrt(e_left * e_right + EPS * EPS), -1.0, 1.0)),
+        "correlation": pearson(left, right),
         "mid_db": float(to_db(e_mid)),
         "side_db": float(to_db(e_side)),
         "msr": float(e_side / (e_mid + EPS)),

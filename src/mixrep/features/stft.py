@@ -26,12 +26,15 @@ class SpectralAnalysis:
         mean_power: (5, F) long-term power spectrum of each stem and of the mix (last row).
         mel_power: (4, T, K) per-frame Mel-band power of each stem.
         frame_power: (4, T) per-frame energy of each stem (sum of its Mel bands).
+        band_power: (5, T, B) per-frame power of each stem and of the mix in the bands of `band_matrix`
+            (B = 0 when none was given); the spectral family takes the mean of its log over frames.
     """
 
     frequencies: np.ndarray
     mean_power: np.ndarray
     mel_power: np.ndarray
     frame_power: np.ndarray
+    band_power: np.ndarray
 
 
 def _bin_weights(n_fft: int, window: np.ndarray) -> np.ndarray:
@@ -51,10 +54,12 @@ def _add_power(spectrum: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> No
     out += scratch
 
 
-def analyse(stems: np.ndarray, rate: float, n_fft: int, hop: int, mel_matrix: np.ndarray) -> SpectralAnalysis:
+def analyse(stems: np.ndarray, rate: float, n_fft: int, hop: int, mel_matrix: np.ndarray,
+            band_matrix: np.ndarray | None = None) -> SpectralAnalysis:
     """STFT (Hann, no centring; a signal shorter than n_fft is zero-padded) of stems (S, 2, N).
 
-    `mel_matrix` (F, K) maps normalised bin power to Mel-band power.
+    `mel_matrix` (F, K) maps normalised bin power to Mel-band power; `band_matrix` (F, B), when given, maps
+    it to the per-frame band powers of every stem and of the mix (`SpectralAnalysis.band_power`).
     """
     n_stems, n_channels, n = stems.shape
     if n < n_fft:
@@ -69,6 +74,8 @@ def analyse(stems: np.ndarray, rate: float, n_fft: int, hop: int, mel_matrix: np
     sum_power = np.zeros((n_stems + 1, n_bins), dtype=np.float64)
     mel_power = np.empty((n_stems, n_frames, mel_matrix.shape[1]), dtype=np.float32)
     mel_matrix = mel_matrix.astype(np.float32, copy=False)
+    bands = np.zeros((n_bins, 0), np.float32) if band_matrix is None else band_matrix.astype(np.float32)
+    band_power = np.empty((n_stems + 1, n_frames, bands.shape[1]), dtype=np.float32)
     windowed = np.empty((_CHUNK_FRAMES, n_fft), dtype=np.float32)  # reused buffers: no per-chunk allocation
     power = np.empty((_CHUNK_FRAMES, n_bins), dtype=np.float32)
     scratch = np.empty((_CHUNK_FRAMES, n_bins), dtype=np.float32)
@@ -87,13 +94,15 @@ def analyse(stems: np.ndarray, rate: float, n_fft: int, hop: int, mel_matrix: np
             power[:rows] *= bin_weight / n_channels
             sum_power[s] += power[:rows].sum(axis=0)
             np.matmul(power[:rows], mel_matrix, out=mel_power[s, start:stop])
+            np.matmul(power[:rows], bands, out=band_power[s, start:stop])
         power[:rows] = 0.0
         for c in range(n_channels):
             _add_power(mix_spectrum[c, :rows], power[:rows], scratch[:rows])
         power[:rows] *= bin_weight / n_channels
         sum_power[n_stems] += power[:rows].sum(axis=0)
+        np.matmul(power[:rows], bands, out=band_power[n_stems, start:stop])
     # frame energy: the unit-peak Mel triangles sum to 1 across their range, so the band sum is the
     # frame's mean square between mel_fmin and mel_fmax (what the activity threshold should look at)
     frame_power = mel_power.sum(axis=-1)
     frequencies = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    return SpectralAnalysis(frequencies, sum_power / n_frames, mel_power, frame_power)
+    return SpectralAnalysis(frequencies, sum_power / n_frames, mel_power, frame_power, band_power)
