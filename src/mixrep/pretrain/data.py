@@ -11,13 +11,20 @@ Each item contributes two segments from different times (non-overlapping when th
 the positive pair shares the mix treatment and differs in content. All randomness comes from generators
 seeded by (seed, epoch) and (seed, epoch, step), so a resumed run draws exactly what an uninterrupted
 one would have drawn.
+
+With `same_recipe` positives (cells `<name>-recipe`) a pair is instead two items that carry the SAME pool
+recipe (recipes.parquet `recipe_id` > 0) on two DIFFERENT tracks, one window of each, each conditioned on its
+own window's features: the pair shares the mix treatment and nothing of the content, so content cannot
+solve the task. A batch holds each recipe at most once, so no other pair in it is a false negative
+(`recipe_epoch_pairs`).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,6 +134,7 @@ class ItemSet:
     seg_offsets: np.ndarray | None = None
     seg_starts: np.ndarray | None = None
     seg_features: dict[str, np.ndarray] | None = None
+    recipe_id: np.ndarray | None = None  # per item (attach_recipe_ids): 0 reference, 1..P pool, -1 unknown
 
     def __len__(self) -> int:
         return len(self.mel_index)
@@ -148,9 +156,10 @@ class ItemSet:
                     if len(kept) else np.zeros(0, np.int64)).astype(np.int64)
             seg = dict(seg_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                        seg_starts=self.seg_starts[rows], seg_features={k: v[rows] for k, v in self.seg_features.items()})
+        recipe = None if self.recipe_id is None else self.recipe_id[mask]
         return ItemSet(self.mel_index[mask], self.track_id[mask], self.variant_id[mask], self.split[mask],
                        self.genre[mask], {k: v[mask] for k, v in self.features.items()}, self.num_frames[mask],
-                       self.skipped, **seg)
+                       self.skipped, **seg, recipe_id=recipe)
 
     def of_split(self, split: str) -> ItemSet:
         return self.subset(self.split == split)
@@ -285,6 +294,119 @@ def epoch_batches(track_codes: np.ndarray, seed: int, epoch: int, batch_size: in
     order = np.concatenate([groups[g] for g in rng.permutation(len(groups))]) if groups else np.array([], int)
     n_batches = len(order) // batch_size
     return order[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+
+def read_recipe_ids(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """(track_id, variant_id, recipe_id) of every shard's recipes.parquet (-1 where a table has no pool ids)."""
+    frames = []
+    for path in paths:
+        try:
+            table = pd.read_parquet(path)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: cannot read the recipes table ({error})") from error
+        missing = [c for c in ("track_id", "variant_id") if c not in table.columns]
+        if missing:
+            raise ValueError(f"{path}: the recipes table lacks columns {missing}")
+        if "recipe_id" not in table.columns:
+            table = table.assign(recipe_id=-1)
+        frames.append(table[["track_id", "variant_id", "recipe_id"]])
+    if not frames:
+        return pd.DataFrame({"track_id": pd.Series(dtype=str), "variant_id": pd.Series(dtype=np.int64),
+                             "recipe_id": pd.Series(dtype=np.int64)})
+    table = pd.concat(frames, ignore_index=True)
+    return table.astype({"track_id": str, "variant_id": np.int64, "recipe_id": np.int64})
+
+
+def attach_recipe_ids(items: ItemSet, recipes: pd.DataFrame) -> ItemSet:
+    """`items` with the recipe id of every item from a recipes table (-1 for an item the table lacks).
+
+    A (track, variant) listed twice with different ids is an error: the pairing would be ambiguous.
+    """
+    missing = [c for c in ("track_id", "variant_id", "recipe_id") if c not in recipes.columns]
+    if missing:
+        raise ValueError(f"recipes table lacks columns {missing}")
+    table = recipes[["track_id", "variant_id", "recipe_id"]].astype(
+        {"track_id": str, "variant_id": np.int64, "recipe_id": np.int64}).drop_duplicates()
+    clash = table.duplicated(["track_id", "variant_id"], keep=False)
+    if clash.any():
+        first = table[clash].iloc[0]
+        raise ValueError(f"recipes list {first['track_id']} variant {first['variant_id']} with several recipe ids")
+    lookup = table.set_index(["track_id", "variant_id"])["recipe_id"]
+    keys = pd.MultiIndex.from_arrays([items.track_id.astype(str), items.variant_id.astype(np.int64)])
+    ids = lookup.reindex(keys).fillna(-1).to_numpy(np.int64)
+    return replace(items, recipe_id=ids)
+
+
+_RECIPE_EPOCH_TAG = 0x5EC1
+
+
+def _recipe_anchors(track_codes: np.ndarray, recipe_ids: np.ndarray) -> dict[int, np.ndarray]:
+    """recipe id -> its items (ascending), for every recipe (id > 0) found on two or more tracks."""
+    out = {}
+    for recipe in np.unique(recipe_ids[recipe_ids > 0]):
+        members = np.flatnonzero(recipe_ids == recipe)
+        if len(np.unique(track_codes[members])) >= 2:
+            out[int(recipe)] = members
+    return out
+
+
+def recipe_pairs_per_epoch(track_codes: np.ndarray, recipe_ids: np.ndarray) -> int:
+    """Pairs of an epoch of `recipe_epoch_pairs`: one per item whose recipe also occurs on another track."""
+    return sum(len(m) for m in _recipe_anchors(np.asarray(track_codes), np.asarray(recipe_ids)).values())
+
+
+def recipe_epoch_pairs(track_codes: np.ndarray, recipe_ids: np.ndarray, seed: int, epoch: int,
+                       batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor and positive item positions of every batch of an epoch, each (n_batches, batch_size).
+
+    Every item whose recipe (id > 0) also occurs on another track is the anchor of one pair per epoch (as
+    every item is once per epoch with same_variant positives, so the two take comparable steps); its positive
+    is an item of the same recipe drawn uniformly among those on OTHER tracks. Batches take one anchor each
+    of `batch_size` distinct recipes, drawn in proportion to the anchors a recipe has left (so the large
+    recipes are not all left for the last batches); when fewer recipes than that have anchors left, the batch
+    is topped up with fresh anchors of other recipes. A batch therefore never holds a recipe twice (no false
+    negatives) nor an item twice. n_batches = recipe_pairs_per_epoch // batch_size (the tail is dropped), the
+    same every epoch, so the schedule's length is known. All draws come from (seed, epoch).
+    """
+    track_codes = np.asarray(track_codes)
+    recipe_ids = np.asarray(recipe_ids, dtype=np.int64)
+    rng = np.random.default_rng([int(seed), int(epoch), _RECIPE_EPOCH_TAG])
+    members = _recipe_anchors(track_codes, recipe_ids)
+    eligible = np.array(sorted(members), dtype=np.int64)
+    if len(eligible) < batch_size:
+        raise ValueError(f"same_recipe positives: only {len(eligible)} recipes occur on two or more training "
+                         f"tracks, fewer than batch_size={batch_size} (a batch holds each recipe once); "
+                         "raise degrade.recipe_pool or lower pretrain.batch_size")
+    queue = {r: rng.permutation(members[r]) for r in eligible.tolist()}
+    n_batches = sum(len(q) for q in queue.values()) // batch_size
+    used = {r: 0 for r in queue}
+
+    def partner(anchor: int, recipe: int) -> int:  # uniform over the recipe's items on other tracks
+        pool = members[recipe]
+        while True:  # rejection: the recipe is on >= 2 tracks, so this ends (O(1) tries unless few tracks)
+            other = int(pool[rng.integers(len(pool))])
+            if track_codes[other] != track_codes[anchor]:
+                return other
+
+    anchors = np.zeros((n_batches, batch_size), dtype=np.int64)
+    positives = np.zeros((n_batches, batch_size), dtype=np.int64)
+    for b in range(n_batches):
+        left = np.array([len(queue[r]) - used[r] for r in eligible.tolist()], dtype=np.float64)
+        open_ = np.flatnonzero(left > 0)
+        take = min(batch_size, len(open_))
+        chosen = open_[rng.choice(len(open_), size=take, replace=False, p=left[open_] / left[open_].sum())]
+        picks = []
+        for r in eligible[chosen].tolist():
+            picks.append((int(queue[r][used[r]]), r))
+            used[r] += 1
+        if take < batch_size:  # top up with fresh anchors of recipes not yet in this batch
+            for r in eligible[rng.choice(np.setdiff1d(np.arange(len(eligible)), chosen), size=batch_size - take,
+                                         replace=False)].tolist():
+                picks.append((int(members[r][rng.integers(len(members[r]))]), r))
+        pairs = [(a, partner(a, r)) for a, r in picks]
+        block = np.asarray(pairs, dtype=np.int64)[rng.permutation(batch_size)]
+        anchors[b], positives[b] = block[:, 0], block[:, 1]
+    return anchors, positives
 
 
 def window_starts(num_frames: int, length: int) -> np.ndarray:

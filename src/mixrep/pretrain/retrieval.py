@@ -3,7 +3,10 @@
 For every held-out item, two segments from different times are embedded (query, key; same draws for every
 model compared). A query is correct when its nearest key by cosine similarity is the key of the same item,
 searched among the keys of all variants of all held-out tracks (`top1`, chance 1/K) and among the variants
-of its own track only (`top1_within_track`, chance 1/variants).
+of its own track only (`top1_within_track`, chance 1/variants). When the items carry recipe ids
+(mixrep.pretrain.data.attach_recipe_ids), also `across_top1`: the query window of an item retrieves, among the
+query windows of OTHER tracks' items, one with the same fault recipe (mixrep.evaluation.retrieval), the score
+that same_recipe positives train for and that content cannot reach.
 """
 
 from __future__ import annotations
@@ -32,11 +35,23 @@ def retrieval_top1(model: nn.Module, bank: MelSource, items: ItemSet, length: in
                                   batch_size, rows_a)
         keys = encode_segments(model, bank, items, positions, items.seg_starts[rows_b], length, device,
                                batch_size, rows_b)
-        return retrieval_scores(queries, keys, items.track_id)
-    first, second = sample_pair_starts(items.num_frames, length, rng)
-    queries = encode_segments(model, bank, items, positions, first, length, device, batch_size)
-    keys = encode_segments(model, bank, items, positions, second, length, device, batch_size)
-    return retrieval_scores(queries, keys, items.track_id)
+    else:
+        first, second = sample_pair_starts(items.num_frames, length, rng)
+        queries = encode_segments(model, bank, items, positions, first, length, device, batch_size)
+        keys = encode_segments(model, bank, items, positions, second, length, device, batch_size)
+    scores: dict[str, float | None] = dict(retrieval_scores(queries, keys, items.track_id))
+    if items.recipe_id is not None:
+        scores.update(across_scores(queries, items))
+    return scores
+
+
+def across_scores(embeddings: np.ndarray, items: ItemSet) -> dict[str, float | None]:
+    """across_top1, its chance level and query count over `items` (None where no recipe recurs on two tracks)."""
+    from mixrep.evaluation.retrieval import across_content_units
+
+    units, info = across_content_units(embeddings, items.track_id, items.variant_id, items.recipe_id, "", 0)
+    return {"n_across": info["n_queries"], "across_top1": float(units["y_pred"].mean()) if len(units) else None,
+            "chance_across": info["chance"]}
 
 
 def retrieval_scores(queries: np.ndarray, keys: np.ndarray, track_id: np.ndarray,

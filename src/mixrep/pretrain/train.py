@@ -31,12 +31,13 @@ from mixrep.model.checkpoint import EncoderCheckpoint, class_path, save_checkpoi
 from mixrep.model.encoder import MixEncoder
 from mixrep.model.losses import info_nce
 from mixrep.pretrain.config import PretrainSettings, build_model
-from mixrep.pretrain.data import (FeatureStats, ItemSet, epoch_batches, gather_segments, sample_pair_starts,
-                                  sample_pair_windows)
+from mixrep.pretrain.data import (FeatureStats, ItemSet, epoch_batches, gather_segments, recipe_epoch_pairs,
+                                  recipe_pairs_per_epoch, sample_pair_starts, sample_pair_windows)
 from mixrep.pretrain.distributed import Ranks, dropout_seed
 from mixrep.pretrain.embed import autocast, to_device
 from mixrep.pretrain.mels import MelSource
 from mixrep.pretrain.retrieval import retrieval_top1
+from mixrep.runs import parse_run
 
 RESUME_NAME = "checkpoints/last.pt"
 
@@ -90,6 +91,8 @@ def input_stats(bank: MelSource, items: ItemSet, stride: int = 8) -> tuple[torch
 def fingerprint(run: str, seed: int, settings: PretrainSettings, items: ItemSet) -> str:
     payload = {"run": run, "seed": seed, "settings": settings.to_dict(), "items": len(items),
                "first": items.track_id[:3].tolist(), "dims": {k: v.shape[1] for k, v in items.features.items()}}
+    if parse_run(run).positives == "same_recipe" and items.recipe_id is not None:  # the pairs depend on them
+        payload["recipes"] = hashlib.sha256(np.ascontiguousarray(items.recipe_id, np.int64).tobytes()).hexdigest()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -115,7 +118,18 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
     val = items.of_split("val")
     length = settings.segment_frames
     track_codes = np.unique(train.track_id, return_inverse=True)[1]
-    steps_per_epoch = len(train) // settings.batch_size
+    same_recipe = parse_run(run).positives == "same_recipe"
+    if same_recipe:
+        if train.recipe_id is None:
+            raise ValueError(f"{run}: same_recipe positives need the items' recipe ids "
+                             "(mixrep.pretrain.data.attach_recipe_ids; `mixrep pretrain --recipes`)")
+        pairs = recipe_pairs_per_epoch(track_codes, train.recipe_id)
+        steps_per_epoch = pairs // settings.batch_size
+        if steps_per_epoch < 1:
+            raise ValueError(f"{pairs} same-recipe pairs on different training tracks: fewer than one batch of "
+                             f"{settings.batch_size} (is degrade.recipe_pool 0?)")
+    else:
+        steps_per_epoch = len(train) // settings.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"{len(train)} training items: fewer than one batch of {settings.batch_size}")
     total_steps = steps_per_epoch * settings.epochs
@@ -165,22 +179,29 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
         epoch, index = divmod(step, steps_per_epoch)
         t0 = time.perf_counter()
         if batches_epoch != epoch:
-            batches, batches_epoch = epoch_batches(track_codes, seed, epoch, settings.batch_size,
-                                                   settings.group_size), epoch
-        pos = batches[index]
+            batches = (recipe_epoch_pairs(track_codes, train.recipe_id, seed, epoch, settings.batch_size)
+                       if same_recipe else epoch_batches(track_codes, seed, epoch, settings.batch_size,
+                                                         settings.group_size))
+            batches_epoch = epoch
         rng = np.random.default_rng([seed, epoch, index])
-        if train.has_segments:  # two distinct grid windows, each with the features of its own audio
-            a, b = sample_pair_windows(np.diff(train.seg_offsets)[pos], rng)
-            pos, a, b = pos[mine], a[mine], b[mine]  # this rank's slice of the global batch's draws
-            views = np.concatenate([train.segment_rows(pos, a), train.segment_rows(pos, b)])
-            starts = train.seg_starts[views]
-            features = to_device(train.seg_features, views, device)
+        if same_recipe:  # one window of each of two items: same recipe, different tracks
+            starts, mel_rows, features = _cross_views(train, batches[0][index], batches[1][index], mine, length,
+                                                      rng, device)
         else:
-            first, second = sample_pair_starts(train.num_frames[pos], length, rng)
-            pos, first, second = pos[mine], first[mine], second[mine]
-            starts = np.concatenate([first, second])
-            features = to_device(train.features, np.concatenate([pos, pos]), device)
-        mels_t = gather_segments(bank, np.concatenate([train.mel_index[pos]] * 2), starts, length).to(device)
+            pos = batches[index]
+            if train.has_segments:  # two distinct grid windows, each with the features of its own audio
+                a, b = sample_pair_windows(np.diff(train.seg_offsets)[pos], rng)
+                pos, a, b = pos[mine], a[mine], b[mine]  # this rank's slice of the global batch's draws
+                views = np.concatenate([train.segment_rows(pos, a), train.segment_rows(pos, b)])
+                starts = train.seg_starts[views]
+                features = to_device(train.seg_features, views, device)
+            else:
+                first, second = sample_pair_starts(train.num_frames[pos], length, rng)
+                pos, first, second = pos[mine], first[mine], second[mine]
+                starts = np.concatenate([first, second])
+                features = to_device(train.features, np.concatenate([pos, pos]), device)
+            mel_rows = np.concatenate([train.mel_index[pos]] * 2)
+        mels_t = gather_segments(bank, mel_rows, starts, length).to(device)
         t1 = time.perf_counter()
         model.train()
         with autocast(device):
@@ -206,6 +227,8 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
             if due and ranks.is_main:
                 scores = retrieval_top1(model, bank, val, length, seed, device, settings.eval_batch_size)
                 row.update({"val_top1": scores["top1"], "val_top1_within_track": scores["top1_within_track"]})
+                if "across_top1" in scores:
+                    row["val_across_top1"] = scores["across_top1"]
             row["seconds"] = round(time.perf_counter() - epoch_start, 3)
             epoch_start = time.perf_counter()
             log.append(row)
@@ -217,6 +240,29 @@ def train_encoder(run: str, seed: int, bank: MelSource, items: ItemSet, stats: F
     timing = {"data_s": data_time, "compute_s": compute_time, "steps_run": steps_run,
               "data_share": data_time / max(1e-12, data_time + compute_time)}
     return TrainResult(model, initial_state, log, step_losses, total_steps, resumed_from, timing)
+
+
+def _cross_views(train: ItemSet, anchors: np.ndarray, positives: np.ndarray, mine: slice, length: int,
+                 rng: np.random.Generator, device: torch.device
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, torch.Tensor]]:
+    """Starts, Mel rows and features of this rank's views [its anchors; its positives]: one window per item.
+
+    The windows are drawn for the whole global batch, then sliced (as the same_variant path does), so the
+    draws do not depend on the number of processes. With grid windows each view is conditioned on its own
+    window's features; otherwise it gets its item's row.
+    """
+    both = np.concatenate([anchors, positives])
+    if train.has_segments:
+        local = np.floor(rng.random(len(both)) * np.diff(train.seg_offsets)[both]).astype(np.int64)
+    else:
+        local = np.floor(rng.random(len(both)) * (train.num_frames[both] - length + 1)).astype(np.int64)
+    n = len(anchors)
+    keep = np.concatenate([np.arange(n)[mine], n + np.arange(n)[mine]])
+    both, local = both[keep], local[keep]
+    if train.has_segments:
+        views = train.segment_rows(both, local)
+        return train.seg_starts[views], train.mel_index[both], to_device(train.seg_features, views, device)
+    return local, train.mel_index[both], to_device(train.features, both, device)
 
 
 def _silent(_: str) -> None:
