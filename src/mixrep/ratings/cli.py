@@ -10,6 +10,7 @@ import pandas as pd
 
 from mixrep.ratings.csv import REJECTED_COLUMNS, csv_table, load_ratings_csv
 from mixrep.ratings.synthetic import synthetic_table
+from mixrep.ratings.table import with_folds
 from mixrep.settings import add_settings_argument, load_settings
 
 
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
     parser.add_argument("--recipes", nargs="*", default=[],
                         help="every shard's recipes.parquet (synthetic source)")
+    parser.add_argument("--metadata", default=None,
+                        help="results/corpus/metadata.parquet (synthetic source: the reference mixes' mix.* "
+                             "parameters enable the ideal panel model; without them the severity-only model)")
     parser.add_argument("--csv", nargs="*", default=[], help="ratings CSV (csv source; default: ratings.csv)")
     parser.add_argument("--out", required=True, help="ratings.parquet to write")
     parser.add_argument("--rejected", required=True, help="rejected.csv to write (row, mix_path, rater_id, reason)")
@@ -35,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.recipes:
                 raise ValueError("the synthetic source needs --recipes (every shard's recipes.parquet)")
             recipes = pd.concat([_read_parquet(p, "recipes") for p in args.recipes], ignore_index=True)
-            table = synthetic_table(manifest, recipes, section, seed)
+            metadata = _read_parquet(args.metadata, "corpus metadata") if args.metadata else None
+            table = synthetic_table(manifest, recipes, section, seed, metadata=metadata)
             rejected = pd.DataFrame(columns=list(REJECTED_COLUMNS))
         elif source == "csv":
             csv_path = args.csv[0] if args.csv else section.get("csv")
@@ -44,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("ratings.source csv needs ratings.csv and dataset.root (the folder of rated mixes)")
             loaded = load_ratings_csv(csv_path, dataset_root=root, manifest=manifest, scale=scale)
             table = csv_table(loaded, scale=scale, fractions=fractions, seed=seed)
+            genres = (dict(zip(manifest["track_id"].astype(str), manifest["genre"].fillna("").astype(str)))
+                      if "genre" in manifest.columns else {})
+            song_genre = {song: genres.get(track, "") for song, track in zip(table["song_id"], table["track_id"])}
+            table = with_folds(table, int(section.get("folds", 5)), seed, song_genre)
             rejected = loaded.rejected_frame()
         else:
             raise ValueError(f"ratings.source must be synthetic or csv, got {source!r}")
@@ -53,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(args.out, index=False)
     rejected.to_csv(args.rejected, index=False)
-    counts = table.groupby("split")["song_id"].nunique().to_dict()
-    print(f"ratings ({'simulated' if table['simulated'].all() else 'real'}, {scale}): {len(table)} mixes, "
-          f"songs per split {counts}, {len(rejected)} rejected row(s)")
+    counts = table.groupby("fold")["song_id"].nunique().to_dict()
+    panel = str(table["panel"].iloc[0]) if len(table) else "?"
+    note = {"ideal": "simulated, ideal-balance panel", "real": "real",
+            "severity": "simulated, severity-only panel (no mix.* metadata: the score is the distance to the "
+                        "reference)"}.get(panel, panel)
+    print(f"ratings ({note}, {scale}): {len(table)} mixes, songs per fold {counts} "
+          f"(fold 0 test, 1 val, rest train), {len(rejected)} rejected row(s)")
     return 0
 
 
