@@ -9,6 +9,7 @@ rule pretrain:
     input:
         mels=pretrain_mels,
         segments=pretrain_segments,
+        recipes=evaluation_recipes,
         features=f"{RESULTS}/features.parquet",
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
@@ -35,7 +36,7 @@ rule pretrain:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep pretrain --mels {input.mels:q} --features {input.features:q} --manifest {input.manifest:q}"
-        " --segments {input.segments:q}"
+        " --segments {input.segments:q} --recipes {input.recipes:q}"
         " --run {wildcards.run} --seed {wildcards.seed} --checkpoint {output.checkpoint:q}"
         " --log-csv {output.log_csv:q} --plot {output.plot:q} --metrics {output.metrics:q}"
         " --nproc {resources.pretrain_procs} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"

@@ -125,6 +125,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
                         help="results/features/segments/{shard}.parquet (all shards): each view is conditioned on "
                              "its own window's features; without it, on the item's row")
     parser.add_argument("--run", required=True, help="ablation cell, e.g. film-all")
+    parser.add_argument("--recipes", nargs="*", default=None,
+                        help="results/variants/{shard}/recipes.parquet (all shards): the recipe ids that the "
+                             "-recipe cells pair on (and retrieval across content reports)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--checkpoint", required=True, help="output encoder.pt")
     parser.add_argument("--log-csv", required=True)
@@ -173,6 +176,12 @@ def _pretrain(ranks: Ranks, local_rank: int, init_method: str, args: argparse.Na
         start = time.perf_counter()
         bank, items, stats = _load_items(args.mels, args.features, args.manifest, FAMILIES, settings.segment_frames,
                                          args.segments)
+        if args.recipes:
+            from mixrep.pretrain.data import attach_recipe_ids, read_recipe_ids
+
+            items = attach_recipe_ids(items, read_recipe_ids(args.recipes))
+        elif spec.positives == "same_recipe":
+            raise InputError("--recipes", f"{spec.name} pairs variants by recipe: pass every shard's recipes.parquet")
         load_s = time.perf_counter() - start
         if ranks.is_main:
             print(f"{len(items)} items {_split_counts(items)}; {len(items.skipped)} skipped; device {device}; "

@@ -121,20 +121,30 @@ def view_positions(items: ItemSet, splits: tuple[str, ...] = VIEW_SPLITS) -> tup
     The two distinct grid windows of each item come from a generator seeded by VIEW_SEED alone, so that
     retrieval of every source and seed is measured on the same windows and pairs query by query.
     """
+    from mixrep.pretrain.data import sample_pair_windows
+
     if not items.has_segments:
         raise ValueError("views need the per-segment table (results/features/segments/{shard}.parquet)")
     positions = np.flatnonzero(np.isin(items.split, splits))
-    rng = np.random.default_rng([VIEW_SEED])
     counts = np.diff(items.seg_offsets)[positions]
-    from mixrep.pretrain.data import sample_pair_windows
-
-    a, b = sample_pair_windows(counts, rng)
+    a, b = sample_pair_windows(counts, np.random.default_rng([VIEW_SEED]))
     return positions, items.segment_rows(positions, a), items.segment_rows(positions, b)
 
 
 def embed_views(model: nn.Module, bank: MelSource, items: ItemSet, length: int, device: torch.device,
                 batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(positions, z of view 0, z of view 1) of the held-out items, each view conditioned on its own window."""
+    """(positions, z of view 0, z of view 1) of the held-out items, each view conditioned on its own window.
+
+    Without a per-segment table (library callers) the two views are two segment starts drawn anywhere in
+    the item (same fixed generator), each conditioned on the item's row.
+    """
+    from mixrep.pretrain.data import sample_pair_starts
+
+    if not items.has_segments:
+        positions = np.flatnonzero(np.isin(items.split, VIEW_SPLITS))
+        first, second = sample_pair_starts(items.num_frames[positions], length, np.random.default_rng([VIEW_SEED]))
+        return (positions, encode_segments(model, bank, items, positions, first, length, device, batch_size),
+                encode_segments(model, bank, items, positions, second, length, device, batch_size))
     positions, rows_a, rows_b = view_positions(items)
     first = encode_segments(model, bank, items, positions, items.seg_starts[rows_a], length, device, batch_size,
                             rows_a)
