@@ -8,6 +8,7 @@ rule ratings:
         manifest=f"{RESULTS}/manifest/manifest.parquet",
         recipes=ratings_recipes,
         csv=ratings_csv,
+        metadata=crossed_metadata,
     output:
         ratings=f"{RESULTS}/ratings/ratings.parquet",
         rejected=report(f"{RESULTS}/ratings/rejected.csv", caption="../report/ratings_rejected.rst",
@@ -27,6 +28,7 @@ rule ratings:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep ratings --manifest {input.manifest:q} --recipes {input.recipes:q} --csv {input.csv:q}"
+        " --metadata {input.metadata:q}"
         " --out {output.ratings:q} --rejected {output.rejected:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 

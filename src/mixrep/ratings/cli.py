@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
     parser.add_argument("--recipes", nargs="*", default=[],
                         help="every shard's recipes.parquet (synthetic source)")
-    parser.add_argument("--metadata", default=None,
+    parser.add_argument("--metadata", nargs="?", default=None,
                         help="results/corpus/metadata.parquet (synthetic source: the reference mixes' mix.* "
                              "parameters enable the ideal panel model; without them the severity-only model)")
     parser.add_argument("--csv", nargs="*", default=[], help="ratings CSV (csv source; default: ratings.csv)")
