@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "regress": ("mixrep.evaluation.cli", "regress_main", "Stage 2 mix-quality regression of one cell"),
     "tsne": ("mixrep.evaluation.cli", "tsne_main", "t-SNE and cluster metrics of one cell"),
     "ablation-summary": ("mixrep.evaluation.cli", "ablation_main", "the grid vs none and the controls, paired"),
+    "readme-tables": ("mixrep.evaluation.cli", "readme_main", "README's generated result blocks"),
     "evaluate": ("mixrep.evaluation.cli", "evaluate_main", "every metric of one source, per seed (units)"),
     "crossed": ("mixrep.evaluation.cli", "crossed_main", "crossed content x style set of one source"),
     "crossed-summary": ("mixrep.evaluation.cli", "crossed_summary_main", "crossed set metrics of every source"),
