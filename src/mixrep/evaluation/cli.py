@@ -250,6 +250,16 @@ def crossed_summary_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+CONTROL_DESCRIPTIONS = {
+    "features-only": "the standardised conditioning features of the same windows (no audio)",
+    "levels": "8 non-learned numbers: mean log-Mel per stem and mid/side channel",
+    "random-init": "the film-all architecture, untrained",
+    "audio-only": "the cell with its features zeroed (its audio path alone)",
+    "is-reference": "one bit: is this the untouched reference remix (linear fit)",
+    "severity": "noise ceiling: the panel's noiseless expected score",
+}
+
+
 def ablation_main(argv: list[str] | None = None) -> int:
     """The grid against `none` and the controls: paired differences, intervals, Holm (docs/evaluation.md)."""
     from mixrep.evaluation.data import read_table
@@ -272,7 +282,9 @@ def ablation_main(argv: list[str] | None = None) -> int:
     if args.ratings:
         ratings = read_table(args.ratings, "ratings")
         simulated = bool(ratings.get("simulated", pd.Series([False])).all())
-    controls = sorted(set(units["source"].astype(str)) - set(args.runs))
+    controls = {name: CONTROL_DESCRIPTIONS.get(name.rsplit(".", 1)[-1] if name.endswith(".audio-only") else name,
+                                               "control")
+                for name in sorted(set(units["source"].astype(str)) - set(args.runs))}
     table, comparisons, markdown = build_summary(units, list(args.runs), controls, options, simulated=simulated)
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False)
@@ -280,6 +292,26 @@ def ablation_main(argv: list[str] | None = None) -> int:
     Path(args.markdown).write_text(markdown)
     plot_summary(table, args.plot)
     print(markdown)
+    return 0
+
+
+def readme_main(argv: list[str] | None = None) -> int:
+    """Rewrite (or --check) README.md's generated blocks from the result files of a run."""
+    from mixrep.evaluation.readme_tables import check_readme, render_readme_tables, update_readme
+
+    parser = argparse.ArgumentParser(prog="mixrep readme-tables", description=readme_main.__doc__)
+    parser.add_argument("--results", default="results", help="the run's results folder")
+    parser.add_argument("--readme", default="README.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a block differs from the results")
+    args = parser.parse_args(argv)
+    blocks = render_readme_tables(args.results)
+    if args.check:
+        stale = check_readme(args.readme, blocks)
+        for name in stale:
+            print(f"{args.readme}: block {name} differs from {args.results}", file=sys.stderr)
+        return 1 if stale else 0
+    update_readme(args.readme, blocks)
+    print(f"{args.readme}: {len(blocks)} generated block(s) from {args.results}: {', '.join(blocks)}")
     return 0
 
 
