@@ -50,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mixrep corpus: {exc}", file=sys.stderr)
         return 2
     meta = report.metadata
-    print(f"wrote {len(meta)} tracks ({len(config.genres)} genres x {config.tracks_per_genre}, "
+    crossed = (f" + {config.crossed_arrangements} crossed arrangements x {len(config.genres)} mixing priors"
+               if config.crossed_arrangements else "")
+    print(f"wrote {len(meta)} tracks ({len(config.genres)} genres x {config.tracks_per_genre}{crossed}, "
           f"{config.seconds:g} s) to {args.out} in {report.wall_s:.1f} s with {args.jobs} process(es): "
           f"{report.speed_x_realtime:.1f}x real time")
-    print(meta.groupby("genre")[["integrated_lufs", "crest_db", "has_vocals"]].mean().round(2).to_string())
+    print(meta[~meta["crossed"]].groupby("genre")[["integrated_lufs", "crest_db", "has_vocals"]].mean().round(2).to_string())
     for track_id, reason in report.failures.items():
         print(f"FAILED {track_id}: {reason}", file=sys.stderr)
     return 0
