@@ -28,7 +28,7 @@ from mixrep.stems import SAMPLE_RATE, STEMS
 
 SEED = 0
 SECONDS = 3.0
-CONFIG = CorpusConfig(tracks_per_genre=3, seconds=SECONDS)
+CONFIG = CorpusConfig(tracks_per_genre=3, seconds=SECONDS, crossed_arrangements=0)  # crossed set: test_crossed.py
 REQUIRED_COLUMNS = ["track_id", "genre", "seconds", "tempo_bpm", "key", "has_vocals", "seed",
                     "integrated_lufs", "peak_dbfs"]
 
@@ -308,7 +308,7 @@ def test_a_failing_track_is_listed_and_the_rest_goes_on(monkeypatch, tmp_path):
         return real(spec, config)
 
     monkeypatch.setattr(generate, "generate_track", flaky)
-    config = CorpusConfig(genres=("folk",), tracks_per_genre=2, seconds=1.5)
+    config = CorpusConfig(genres=("folk",), tracks_per_genre=2, seconds=1.5, crossed_arrangements=0)
     report = generate_corpus(tmp_path, config, seed=SEED, jobs=1)
     assert list(report.metadata["track_id"]) == ["syn-folk-000"]
     failed = pd.read_csv(tmp_path / "failed.csv")
@@ -317,15 +317,18 @@ def test_a_failing_track_is_listed_and_the_rest_goes_on(monkeypatch, tmp_path):
 
 
 def test_a_smaller_rerun_removes_stale_track_folders(tmp_path):
-    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=2, seconds=1.0), seed=SEED)
+    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=2, seconds=1.0, crossed_arrangements=0),
+                    seed=SEED)
     (tmp_path / "tracks" / "my-notes").mkdir()  # not a generated folder: left alone
-    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=1, seconds=1.0), seed=SEED)
+    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=1, seconds=1.0, crossed_arrangements=0),
+                    seed=SEED)
     assert sorted(p.name for p in (tmp_path / "tracks").iterdir()) == ["my-notes", "syn-rock-000"]
     assert list(pd.read_parquet(tmp_path / "metadata.parquet")["track_id"]) == ["syn-rock-000"]
 
 
 def test_cli_writes_a_corpus(tmp_path, capsys):
-    settings = '{"seed": 3, "synthetic": {"genres": ["metal", "jazz"], "tracks_per_genre": 1, "seconds": 1.5}}'
+    settings = ('{"seed": 3, "synthetic": {"genres": ["metal", "jazz"], "tracks_per_genre": 1, "seconds": 1.5,'
+                ' "crossed_arrangements": 0}}')
     assert corpus_main(["--out", str(tmp_path), "--jobs", "2", "--settings", settings]) == 0
     meta = pd.read_parquet(tmp_path / "metadata.parquet")
     assert list(meta["track_id"]) == ["syn-jazz-000", "syn-metal-000"] and meta["seed"].eq(3).all()

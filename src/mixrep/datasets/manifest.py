@@ -210,7 +210,8 @@ def summarize(table: pd.DataFrame, shards: Mapping[str, list[str]], settings: Da
         if absent:
             lines.append(f"warning: selected genres without any track: {absent}")
     split_counts = Counter(ok["split"])
-    lines.append("ok by split: " + ", ".join(f"{s} {split_counts.get(s, 0)}" for s in SPLITS))
+    shown = [*SPLITS, *sorted(set(split_counts) - set(SPLITS))]  # e.g. the crossed content x style set
+    lines.append("ok by split: " + ", ".join(f"{s} {split_counts.get(s, 0)}" for s in shown))
     lines.append("ok by genre: " + ", ".join(f"{g} {n}" for g, n in sorted(Counter(ok["genre"]).items())))
     notes = Counter(note.split(" ")[0] for cell in ok["notes"].dropna() for note in cell.split("; "))
     if notes:

@@ -25,7 +25,7 @@ from mixrep.stems import track_dirname
 
 log = logging.getLogger(__name__)
 
-INDEX_COLUMNS = ("track_id", "stem_dir", "method", "num_samples", "status", "reason")
+INDEX_COLUMNS = ("track_id", "stem_dir", "method", "num_samples", "status", "reason", "split")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class IndexRow:
     num_samples: int  # samples per stem channel; 0 when the track failed
     status: str  # ok | failed
     reason: str  # empty when ok
+    split: str = ""  # the manifest's split (the analyse pass renders only the reference of `crossed` tracks)
 
 
 def true_stems_dir(row: pd.Series) -> str:
@@ -83,14 +84,15 @@ def separate_shard(manifest: pd.DataFrame, track_ids: list[str], out_dir: str | 
         if track_id not in by_id.index:
             rows.append(IndexRow(track_id, None, method, 0, "failed", "track id not in the manifest"))
             continue
+        split = str(by_id.loc[track_id].get("split", "") or "")
         try:
             stem_dir = out_dir / track_dirname(track_id)
             samples = separate_to(by_id.loc[track_id], stem_dir, method, separator, settings, stem_format)
-            rows.append(IndexRow(track_id, relative(stem_dir), method, int(samples), "ok", ""))
+            rows.append(IndexRow(track_id, relative(stem_dir), method, int(samples), "ok", "", split))
             log.info("%s: %d samples", track_id, samples)
         except (AudioError, ValueError, RuntimeError, OSError) as exc:
             log.warning("%s failed: %s", track_id, exc)
-            rows.append(IndexRow(track_id, None, method, 0, "failed", f"{exc.__class__.__name__}: {exc}"))
+            rows.append(IndexRow(track_id, None, method, 0, "failed", f"{exc.__class__.__name__}: {exc}", split))
     table = pd.DataFrame([asdict(row) for row in rows], columns=list(INDEX_COLUMNS))
     table["num_samples"] = table["num_samples"].astype("int64")
     return table
