@@ -33,7 +33,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ablation-summary": ("mixrep.evaluation.cli", "ablation_main", "the grid vs none and the controls, paired"),
     "readme-tables": ("mixrep.evaluation.cli", "readme_main", "README's generated result blocks"),
     "evaluate": ("mixrep.evaluation.cli", "evaluate_main", "every metric of one source, per seed (units)"),
-    "crossed": ("mixrep.evaluation.cli", "crossed_main", "crossed content x style set of one source"),
     "crossed-summary": ("mixrep.evaluation.cli", "crossed_summary_main", "crossed set metrics of every source"),
     "transfer": ("mixrep.transfer.cli", "main", "stem-aware mix-style transfer (ST-ITO)"),
     "bundle": ("mixrep.apps.cli", "bundle_main", "build or verify the model bundle (results/bundle)"),

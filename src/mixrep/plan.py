@@ -145,8 +145,8 @@ def jobs_per_rule(config: Mapping[str, Any], shards: int, rules_dir: Path = RULE
     runs, seeds = len(sources.runs), len(sources.seeds)
     # rules whose wildcard ranges over a subset of the cells or the sources (the rules' wildcard_constraints)
     per_rule = {"embed": len(sources.unconditioned) * seeds, "embed_conditioned": len(sources.conditioned) * seeds,
-                "embed_control": len(EMBED_CONTROLS), "evaluate": len(sources.sources),
-                "crossed": len(sources.embedded), "regress": 1}  # regress: the bundle's default cell only
+                "embed_control": len(EMBED_CONTROLS), "evaluate": len(sources.embedded),
+                "evaluate_control": len(sources.sources) - len(sources.embedded), "regress": 1}  # regress: the bundle's default cell only
     jobs: dict[str, int] = {"all": 1}
     for name, wildcards in rule_wildcards(rules_dir).items():
         if name in done or (name in CONDITIONAL and not CONDITIONAL[name](config)):

@@ -104,16 +104,19 @@ rule evaluate:
     output:
         units=f"{RESULTS}/evaluate/{{source}}/units.parquet",
         metrics=f"{RESULTS}/evaluate/{{source}}/metrics.json",
+        crossed=f"{RESULTS}/crossed/{{source}}/metrics.json",
+        crossed_plot=report(f"{RESULTS}/crossed/{{source}}/tsne.png", caption="../report/crossed.rst",
+                            category="Crossed content x style", subcategory="{source}"),
     log:
         f"{RESULTS}/logs/evaluate/{{source}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{source}}.tsv"
     wildcard_constraints:
-        source="|".join(re.escape(s) for s in ALL_SOURCES),
+        source="|".join(re.escape(s) for s in ALL_EMBEDDED_SOURCES),
     params:
         seeds=SEEDS,
         settings=get_settings("regress", "evaluate"),
-        code=get_code_version("evaluation", "ratings"),
+        code=get_code_version("evaluation"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -124,34 +127,39 @@ rule evaluate:
         "mixrep evaluate --source {wildcards.source} --embeddings {input.embeddings:q} --views {input.views:q}"
         " --seeds {params.seeds} --ratings {input.ratings:q} --recipes {input.recipes:q}"
         " --manifest {input.manifest:q} --metadata {input.metadata:q} --units {output.units:q}"
-        " --metrics {output.metrics:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --metrics {output.metrics:q} --crossed-metrics {output.crossed:q} --crossed-plot {output.crossed_plot:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
-rule crossed:
+# The quality-only controls (is-reference, severity): no embedding, the same K-fold protocol.
+rule evaluate_control:
     input:
-        embeddings=lambda wildcards: source_embeddings(wildcards.source)[0],
-        metadata=crossed_metadata,
+        ratings=f"{RESULTS}/ratings/ratings.parquet",
+        recipes=evaluation_recipes,
+        manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
-        metrics=f"{RESULTS}/crossed/{{source}}/metrics.json",
-        plot=report(f"{RESULTS}/crossed/{{source}}/tsne.png", caption="../report/crossed.rst",
-                    category="Crossed content x style", subcategory="{source}"),
+        units=f"{RESULTS}/evaluate/{{source}}/units.parquet",
+        metrics=f"{RESULTS}/evaluate/{{source}}/metrics.json",
     log:
-        f"{RESULTS}/logs/crossed/{{source}}.log",
+        f"{RESULTS}/logs/evaluate/{{source}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/crossed/{{source}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate/{{source}}.tsv"
     wildcard_constraints:
-        source="|".join(re.escape(s) for s in ALL_EMBEDDED_SOURCES),
+        source="|".join(QUALITY_CONTROLS),
     params:
+        seeds=SEEDS,
+        settings=get_settings("regress", "evaluate"),
         code=get_code_version("evaluation"),
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=30,
     conda:
         "../../envs/mixrep.yaml"
     shell:
-        "mixrep crossed --source {wildcards.source} --embeddings {input.embeddings:q} --metadata {input.metadata:q}"
-        " --metrics {output.metrics:q} --plot {output.plot:q} > {log:q} 2>&1"
+        "mixrep evaluate --source {wildcards.source} --seeds {params.seeds} --ratings {input.ratings:q}"
+        " --recipes {input.recipes:q} --manifest {input.manifest:q} --units {output.units:q}"
+        " --metrics {output.metrics:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule crossed_summary:

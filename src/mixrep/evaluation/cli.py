@@ -162,6 +162,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
                         help="results/corpus/metadata.parquet (the crossed set's labels; synthetic corpus only)")
     parser.add_argument("--units", required=True, help="output units.parquet")
     parser.add_argument("--metrics", required=True, help="output metrics.json")
+    parser.add_argument("--crossed-metrics", default=None, help="output results/crossed/{source}/metrics.json")
+    parser.add_argument("--crossed-plot", default=None, help="output results/crossed/{source}/tsne.png")
     parser.add_argument("--threads", type=int, default=1)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
@@ -190,39 +192,32 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     for metric, values in metrics["values"].items():
         shown = ", ".join(f"seed {s}: {_f(v)}" for s, v in values.items())
         print(f"{args.source} {metric}: {shown}")
+    if args.crossed_metrics:
+        first = embeddings[seeds[0]]
+        write_crossed(args.source, first, seeds[0], metadata, args.crossed_metrics, args.crossed_plot)
     return 0
 
 
-def crossed_main(argv: list[str] | None = None) -> int:
-    """The crossed content x style set of one source (first seed): metrics and the two t-SNE panels."""
+def write_crossed(source: str, embeddings: pd.DataFrame, seed: int, metadata: pd.DataFrame | None,
+                  metrics_path: str, plot_path: str | None) -> None:
+    """The crossed content x style report of one seed's embeddings: metrics.json and the two t-SNE panels."""
     from mixrep.evaluation.crossed import crossed_report, plot_crossed
-    from mixrep.evaluation.data import read_embeddings, read_table
+    from mixrep.evaluation.unmeasured import plot_note
 
-    parser = argparse.ArgumentParser(prog="mixrep crossed", description=crossed_main.__doc__)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--embeddings", required=True, help="results/embed/{source}/seed{seed}.parquet")
-    parser.add_argument("--metadata", nargs="?", default=None, help="results/corpus/metadata.parquet")
-    parser.add_argument("--metrics", required=True)
-    parser.add_argument("--plot", required=True)
-    args = parser.parse_args(argv)
-    embeddings = read_embeddings(args.embeddings)
     crossed = embeddings[embeddings["split"] == "crossed"]
-    if args.metadata is None or crossed.empty:
+    if metadata is None or crossed.empty:
         note = "no crossed content x style set in this dataset (synthetic corpus with crossed_arrangements > 0)"
-        write_json(args.metrics, {"source": args.source, "measured": False, "note": note})
-        from mixrep.evaluation.unmeasured import plot_note
-
-        plot_note(note, args.plot)
-        print(f"mixrep crossed: {args.source}: {note}", file=sys.stderr)
-        return 0
-    metadata = read_table(args.metadata, "corpus metadata", ("track_id", "content_genre", "style_genre",
-                                                             "arrangement_id"))
+        write_json(metrics_path, {"source": source, "measured": False, "note": note})
+        if plot_path:
+            plot_note(note, plot_path)
+        print(f"mixrep evaluate: {source}: {note}", file=sys.stderr)
+        return
     report = crossed_report(embeddings, metadata)
-    write_json(args.metrics, {"source": args.source, "measured": True, "seed": seed_of(args.embeddings), **report})
-    plot_crossed(embeddings, metadata, args.plot, f"{args.source}: crossed content x mixing style")
-    print(f"{args.source}: " + ", ".join(f"{k}={_f(v) if isinstance(v, float) else v}" for k, v in report.items()
-                                         if not isinstance(v, (dict, list))))
-    return 0
+    write_json(metrics_path, {"source": source, "measured": True, "seed": seed, **report})
+    if plot_path:
+        plot_crossed(embeddings, metadata, plot_path, f"{source} (seed {seed}): crossed content x mixing style")
+    print(f"{source} crossed: " + ", ".join(f"{k}={_f(v) if isinstance(v, float) else v}"
+                                            for k, v in report.items() if not isinstance(v, (dict, list))))
 
 
 def crossed_summary_main(argv: list[str] | None = None) -> int:

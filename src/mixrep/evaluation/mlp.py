@@ -80,7 +80,7 @@ class Member:
             self._model = MLP(self.in_dim, self.hidden, self.dropout)
             self._model.load_state_dict(self.state_dict)
             self._model.eval()
-        x = torch.from_numpy((z - self.x_mean) / self.x_std)
+        x = torch.from_numpy(np.clip((z - self.x_mean) / self.x_std, -INPUT_CLIP, INPUT_CLIP))
         with torch.no_grad():
             out = self._model(x).numpy().astype(np.float64)
         return out * self.y_std + self.y_mean
@@ -99,6 +99,9 @@ class Member:
                    y_std=float(data["y_std"]), epochs=int(data["epochs"]), best_val_mse=float(data["best_val_mse"]))
 
 
+INPUT_CLIP = 10.0  # standard deviations of the train inputs
+
+
 def fit_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
             settings: TrainSettings, seed: int) -> Member:
     """Adam on MSE; stop when the validation MSE has not improved for `patience` epochs; keep the best epoch.
@@ -110,11 +113,13 @@ def fit_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: 
     x_mean = x_train.mean(axis=0)
     x_std = x_train.std(axis=0)
     x_std = np.where(x_std > 1e-8, x_std, 1.0).astype(np.float32)
+    # a column almost constant on the train songs (a sentinel, a rarely active stem) would scale unseen
+    # values into the thousands and the MLP's prediction with them: standardised inputs are clipped
     y_mean = float(np.mean(y_train))
     y_std = float(np.std(y_train)) or 1.0
 
     def tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        xs = (np.asarray(x, dtype=np.float32) - x_mean) / x_std
+        xs = np.clip((np.asarray(x, dtype=np.float32) - x_mean) / x_std, -INPUT_CLIP, INPUT_CLIP)
         ys = (np.asarray(y, dtype=np.float64) - y_mean) / y_std
         return torch.from_numpy(xs.astype(np.float32)), torch.from_numpy(ys.astype(np.float32))
 
