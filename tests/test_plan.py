@@ -87,3 +87,18 @@ def test_cli_reads_a_manifest(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("plan: 21 tracks, 0.0 h of audio, 3 shards")
     assert re.search(r"^  separate\s+3$", out, re.MULTILINE) and "stems (flac24)" in out
+
+
+def test_the_unconditioned_cell_is_trained_once_per_seed_and_positives(tmp_path, tool_env):
+    """`none` is one cell (not film-none, prepend-none, xattn-none): the DAG trains it once per seed."""
+    fake_manifest(tmp_path, tracks=21, shard_size=8, seconds=4.0)
+    (tmp_path / "seeds.yaml").write_text("ablation:\n  repeats: 3\n")
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                           "-n", "--configfile", str(TINY), str(tmp_path / "seeds.yaml")],
+                          capture_output=True, text=True, env={**tool_env, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = re.findall(r"^rule pretrain:\n(?:    .*\n)*?    wildcards: run=(\S+), seed=(\d+)", done.stdout, re.M)
+    runs = sorted({run for run, _ in jobs})
+    assert runs == ["film-all", "film-all-recipe", "none", "none-recipe"]
+    assert sorted(jobs) == sorted(set(jobs)) and len(jobs) == 4 * 3  # each (cell, seed) once
+    assert not any(run.endswith("-none") for run, _ in jobs)
