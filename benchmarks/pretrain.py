@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--tracks", type=int, default=96)
-    parser.add_argument("--runs", nargs="+", default=["film-all", "prepend-all", "xattn-all", "film-none"])
+    parser.add_argument("--runs", nargs="+", default=["film-all", "prepend-all", "xattn-all", "none"])
     parser.add_argument("--mels", nargs="*")
     parser.add_argument("--features")
     parser.add_argument("--manifest")
