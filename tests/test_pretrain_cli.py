@@ -75,8 +75,14 @@ def test_embed_parquet_schema(corpus_files, trained) -> None:
     assert table.schema.field("embedding").type == pa.list_(pa.float32(), 64)
     assert table.schema.field("variant_id").type == pa.int64()
     frame = table.to_pandas()
-    assert len(frame) == 24 and frame[["track_id", "variant_id"]].duplicated().sum() == 0
+    assert frame[["track_id", "variant_id"]].duplicated().sum() == 0
     assert set(frame.split) == {"train", "val", "test"}
+    # every held-out item, and of the train tracks only their reference remix (what evaluation + bundle read)
+    train = frame[frame.split == "train"]
+    assert (train.variant_id == 0).all() and train.track_id.nunique() == len(train)
+    manifest = pd.read_parquet(root / "manifest.parquet")
+    held_out_tracks = manifest.loc[manifest.split != "train", "track_id"]
+    assert len(frame) - len(train) == 24 * len(held_out_tracks) // len(manifest)
     assert np.isfinite(np.stack(frame.embedding)).all()
     assert table.schema.metadata[b"run"] == b"film-no_masking"
 

@@ -69,15 +69,21 @@ def parse_run(name: str) -> RunSpec:
 
 
 def grid(conditionings: Sequence[str] = CONDITIONINGS, family_sets: Sequence[str] = FAMILY_SETS,
-         positives: Sequence[str] = ("same_variant",)) -> list[RunSpec]:
-    """Every cell of the ablation grid in a stable order: per positives, `none` first, then the conditioned."""
+         positives: Sequence[str] = ("same_variant",),
+         recipe_conditionings: Sequence[str] | None = None) -> list[RunSpec]:
+    """Every cell of the ablation grid in a stable order: per positives, `none` first, then the conditioned.
+
+    `recipe_conditionings` (default: all of `conditionings`) are the mechanisms crossed with `same_recipe`.
+    """
     unknown = [p for p in positives if p not in POSITIVES]
     if unknown:
         raise ValueError(f"unknown positives {unknown}: expected {list(POSITIVES)}")
     cells = []
     for positive in positives:
         cells.append(RunSpec(NONE, NONE, positive))
-        for c in conditionings:
+        crossed = conditionings if positive == "same_variant" or recipe_conditionings is None \
+            else [c for c in conditionings if c in recipe_conditionings]
+        for c in crossed:
             for f in family_sets:
                 spec = parse_run(f"{c}-{f}")
                 cells.append(RunSpec(spec.conditioning, spec.family_set, positive))

@@ -112,7 +112,8 @@ def configured_cells(ablation: dict) -> list[str]:
     """The cells the config's `ablation` section asks for (names, stable order)."""
     return [spec.name for spec in grid(ablation.get("conditioning", CONDITIONINGS),
                                        ablation.get("families", ["all"]),
-                                       ablation.get("positives", ["same_variant"]))]
+                                       ablation.get("positives", ["same_variant"]),
+                                       ablation.get("recipe_conditioning"))]
 
 
 EMBED_CONTROLS: tuple[str, ...] = ("features-only", "levels")  # embedded once (no weights), serve every seed

@@ -19,7 +19,8 @@ rule transfer:
         settings=get_settings("transfer", "features"),
         code=get_code_version("transfer", "features", "pretrain", "model"),
         out_dir=transfer_out_dir,
-    threads: 2
+    priority: 10  # needs only the default cell's first seed: run it then, not as the run's last job
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -312,19 +312,24 @@ def embed_main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"embed: feature columns of families {changed} differ between {args.checkpoint} "
                              f"and {args.features}")
         name = run
-    outputs = [(args.out, model, name)]
+    # what the evaluation and the bundle read: every held-out item, and the reference remix of train tracks
+    # (the bundle's reference embeddings); the degraded train variants are the encoder's training data only
+    read = items.subset((items.split != "train") | (items.variant_id == 0))
+    outputs = [(args.out, model, name, read)]
     if args.audio_only_out:
         if not args.checkpoint or not parse_run(run).conditioned:
             raise InputError("--audio-only-out", f"needs --checkpoint of a conditioned cell (got {run})")
-        outputs.append((args.audio_only_out, AudioOnly(model).eval(), f"{run}.audio-only"))
-    for path, module, label in outputs:
-        embeddings = embed_items(module, bank, items, length, device, settings.eval_batch_size)
+        # a control of the evaluation only: the held-out items (every metric reads those), not the train split
+        held_out = read.subset(read.split != "train")
+        outputs.append((args.audio_only_out, AudioOnly(model).eval(), f"{run}.audio-only", held_out))
+    for path, module, label, subset in outputs:
+        embeddings = embed_items(module, bank, subset, length, device, settings.eval_batch_size)
         meta_out = {"run": label, "architecture": run, "seed": args.seed,
                     "source": args.checkpoint or args.control or "random-init",
                     "code_version": code_version("model", "pretrain")}
-        write_embeddings(path, items, embeddings, meta_out)
-        positions, first, second = embed_views(module, bank, items, length, device, settings.eval_batch_size)
-        write_views(views_path(path), items, positions, first, second, meta_out)
-        print(f"{path}: {len(items)} items x {embeddings.shape[1]} dims, {len(positions)} held-out view pairs, "
+        write_embeddings(path, subset, embeddings, meta_out)
+        positions, first, second = embed_views(module, bank, subset, length, device, settings.eval_batch_size)
+        write_views(views_path(path), subset, positions, first, second, meta_out)
+        print(f"{path}: {len(subset)} items x {embeddings.shape[1]} dims, {len(positions)} held-out view pairs, "
               f"{time.perf_counter() - start:.1f} s")
     return 0
