@@ -7,51 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from mixrep.analyse.outputs import read_segment_table, write_analysis
-from mixrep.analyse.settings import AnalyseSettings
-from mixrep.analyse.shard import analyse_shard
-from mixrep.audio import write_stems
 from mixrep.pretrain.config import PretrainSettings, build_model
 from mixrep.pretrain.controls import AudioOnly, FeaturesOnly, LevelStats, build_control
-from mixrep.pretrain.data import prepare_items
 from mixrep.pretrain.embed import embed_items, embed_views, view_positions, views_path, write_views
-from mixrep.pretrain.mels import MelStore
-from mixrep.runs import FAMILIES
-from mixrep.stems import SAMPLE_RATE
 
-PRETRAIN = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2,
-                                                   "patch_frames": 8, "dropout": 0.0}},
-            "mel_max_s": 1.0, "segment_frames": 32, "batch_size": 4, "group_size": 2, "epochs": 1,
-            "warmup_steps": 1, "cond_hidden": 16, "checkpoint_every": 100, "device": "cpu"}
-SETTINGS = {"seed": 1, "shard_size": 8, "features": {"n_mels": 32}, "degrade": {"variants_per_track": 2},
-            "pretrain": PRETRAIN, "analysis": {"excerpt_s": 1.5}}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("controls")
-    rows, manifest = [], []
-    for k in range(5):
-        track_id = f"syn-rock-{k}"
-        rng = np.random.default_rng(10 + k)
-        t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
-        stems = (0.05 * (1.1 + np.sin(2 * np.pi * t * (1 + k)))[None, None] *
-                 rng.standard_normal((4, 2, t.size))).astype(np.float32)
-        write_stems(root / track_id, stems)
-        rows.append({"track_id": track_id, "stem_dir": str(root / track_id), "method": "oracle",
-                     "num_samples": t.size})
-        manifest.append({"track_id": track_id, "split": "train" if k < 3 else "test", "genre": "rock",
-                         "status": "ok"})
-    pd.DataFrame(rows).to_parquet(root / "index.parquet", index=False)
-    settings = AnalyseSettings.from_settings(SETTINGS)
-    out = {name: root / name for name in ("r.parquet", "r.csv", "f.parquet", "f.csv", "seg.parquet", "m.npz")}
-    write_analysis(analyse_shard(root / "index.parquet", settings), settings.pretrain,
-                   recipes=out["r.parquet"], rejected=out["r.csv"], features=out["f.parquet"],
-                   features_rejected=out["f.csv"], segments=out["seg.parquet"], mels=out["m.npz"])
-    bank = MelStore([out["m.npz"]])
-    items, stats = prepare_items(bank, pd.read_parquet(out["f.parquet"]), pd.DataFrame(manifest), FAMILIES, 32,
-                                 read_segment_table(out["seg.parquet"]))
-    return bank, items, stats, root
+from test_pretrain_views import SETTINGS, corpus  # noqa: F401  (the module-scoped analysed corpus fixture)
 
 
 def test_levels_are_the_mean_log_mel_per_stem_and_channel():
@@ -66,7 +26,7 @@ def test_levels_are_the_mean_log_mel_per_stem_and_channel():
 def test_features_only_is_the_windows_own_standardised_features(corpus):
     bank, items, stats, _ = corpus
     control = build_control("features-only", stats.families)
-    positions, rows_a, _ = view_positions(items, ("test",))
+    positions, rows_a, _ = view_positions(items, ("val",))
     z = FeaturesOnly(stats.families)(torch.zeros(len(rows_a), 4, 2, 1, 1),
                                      {k: torch.from_numpy(v[rows_a]) for k, v in items.seg_features.items()})
     expected = np.concatenate([items.seg_features[name][rows_a] for name in stats.families], axis=1)
@@ -97,7 +57,7 @@ def test_views_are_the_same_windows_for_every_source_and_pair_row_by_row(corpus,
     again = view_positions(items)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     positions, rows_a, rows_b = first
-    assert set(items.split[positions]) == {"test"}
+    assert set(items.split[positions]) == {"val"}  # the fixture holds train + val tracks
     counts = np.diff(items.seg_offsets)[positions]
     assert np.all((rows_a != rows_b) | (counts == 1))
     device = torch.device("cpu")
