@@ -67,8 +67,11 @@ def test_folds_are_song_disjoint_genre_stratified_and_deterministic() -> None:
 def test_fold_plans_rotate_test_and_validation() -> None:
     plans = fold_plans(np.array([0, 1, 2, 3, 4]))
     assert [(p.test, p.val, p.train) for p in plans[3:]] == [(3, 4, (0, 1, 2)), (4, 0, (1, 2, 3))]
-    with pytest.raises(ValueError, match="K >= 3"):
+    with pytest.raises(ValueError, match="at least 3 ratings folds"):
         fold_plans(np.array([0, 1]))
+    # a fold with no rated mix (a small source): the present folds rotate among themselves
+    gaps = fold_plans(np.array([0, 1, 3, 3, 0]))
+    assert [(p.test, p.val, p.train) for p in gaps] == [(0, 1, (3,)), (1, 3, (0,)), (3, 0, (1,))]
 
 
 # ------------------------------------------------------------------ regressors on planted cases

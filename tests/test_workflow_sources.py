@@ -163,6 +163,9 @@ def test_rule_all_finishes_on_a_source_without_true_stems(tmp_path, source):
     override = {
         "dataset": {"source": source, "root": str(data)},
         "separation": {"checkpoint": str(checkpoint), "checkpoint_model": "model"},
+        # a handful of training tracks: too few recurring recipes for the -recipe cells (which say so and
+        # stop); this test is about the sources, so the grid keeps the same_variant cells only
+        "ablation": {"positives": ["same_variant"]},
     }
     (tmp_path / "source.yaml").write_text(yaml.safe_dump(override))
     workdir = tmp_path / "work"

@@ -44,12 +44,20 @@ class FoldPlan:
 
 
 def fold_plans(folds: np.ndarray) -> list[FoldPlan]:
-    """For each fold k: test = k, val = (k+1) % K, train = the others (K >= 3 distinct folds 0..K-1)."""
+    """For each fold present: test = it, val = the next present fold (cyclically), train = the others.
+
+    A fold can be absent among the rated mixes that have an embedding (a small source whose few songs do not
+    fill every fold): the folds present are used as they are, as long as there are at least 3.
+    """
     values = sorted(set(int(f) for f in folds))
     k = len(values)
-    if values != list(range(k)) or k < 3:
-        raise ValueError(f"ratings folds must be 0..K-1 with K >= 3, got {values}")
-    return [FoldPlan(t, (t + 1) % k, tuple(f for f in values if f not in (t, (t + 1) % k))) for t in values]
+    if k < 3:
+        raise ValueError(f"K-fold quality needs songs in at least 3 ratings folds, got folds {values}")
+    plans = []
+    for i, test in enumerate(values):
+        val = values[(i + 1) % k]
+        plans.append(FoldPlan(test, val, tuple(f for f in values if f not in (test, val))))
+    return plans
 
 
 def _train_settings(settings: Any) -> TrainSettings:
