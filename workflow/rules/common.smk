@@ -209,15 +209,6 @@ def evaluation_recipes(wildcards):
     return expand_shards(f"{RESULTS}/variants/{{shard}}/recipes.parquet")
 
 
-def ablation_tsne(wildcards):
-    return [f"{RESULTS}/tsne/{run}/metrics.json" for run in RUNS]
-
-
-def ablation_pretrain(wildcards):
-    return [f"{RESULTS}/pretrain/{run}/seed{seed}/metrics.json" for run in RUNS for seed in SEEDS]
-
-
-# ---------------------------------------------------------------- transfer (input functions of transfer.smk)
 def transfer_stems(wildcards):
     """Every shard's stems index (known once the manifest checkpoint has run)."""
     return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")

@@ -157,16 +157,14 @@ def normalise_units(units: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def seed_values(units: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-    """metric -> seed -> value (mixrep.evaluation.stats.metric_value of that seed's rows)."""
-    from mixrep.evaluation.stats import METRIC_KINDS, metric_value
+    """metric -> seed -> value (mixrep.evaluation.stats.seed_values of each metric's rows)."""
+    from mixrep.evaluation.stats import METRIC_KINDS, seed_values as values_per_seed
 
-    out: dict[str, dict[str, float | None]] = {}
     if units.empty:
-        return out
-    for (metric, seed), rows in units.groupby(["metric", "seed"], sort=True):
-        value = metric_value(rows, METRIC_KINDS[str(metric)])
-        out.setdefault(str(metric), {})[str(seed)] = None if not np.isfinite(value) else float(value)
-    return out
+        return {}
+    return {str(metric): {str(seed): (float(v) if np.isfinite(v) else None)
+                          for seed, v in values_per_seed(rows, METRIC_KINDS[str(metric)]).items()}
+            for metric, rows in units.groupby("metric", sort=True)}
 
 
 def read_views(path: str) -> pd.DataFrame:
