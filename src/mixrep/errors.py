@@ -8,6 +8,7 @@ name) shows the traceback as well.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
@@ -45,3 +46,15 @@ def one_line(command: str, exc: BaseException) -> tuple[str, int]:
         return prefix + "interrupted", 130
     text = " ".join(str(exc).split()) or exc.__class__.__name__
     return prefix + f"{exc.__class__.__name__}: {text} (rerun with --debug for the traceback)", EXIT_INTERNAL
+
+
+class TableError(InputError, ValueError):
+    """A table input that is missing, unreadable or lacks columns (a ValueError too, for older callers)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A track a stage could not use, and why: listed in the stage's rejected table, never dropped silently."""
+
+    track_id: str
+    reason: str
