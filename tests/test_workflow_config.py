@@ -44,7 +44,9 @@ def test_the_default_config_validates_and_gets_the_schema_defaults():
     config = merged({})
     del config["seed"], config["tsne"]
     wc.validate_config(config, SCHEMA)
-    assert config["seed"] == 0 and config["tsne"] == {}  # top-level defaults of config.schema.yaml
+    assert config["seed"] == 0  # a top-level default of config.schema.yaml
+    # a section left out is filled with its schema defaults, nested ones too (mixrep.schema inlines sections)
+    assert config["tsne"]["perplexity"] == 30 and config["tsne"]["splits"] == ["val", "test"]
     wc.check_config(config)
 
 

@@ -88,13 +88,16 @@ def from_validation_error(error: Any) -> ConfigError:
 
 
 def validate_config(config: dict, schema: str | Path) -> None:
-    """`snakemake.utils.validate` (it also fills in the schema's defaults), its error as one ConfigError."""
+    """`snakemake.utils.validate` of the assembled schema (YAML sections + registry patches, mixrep.schema;
+    it also fills in the defaults), its error as one ConfigError."""
     from jsonschema.exceptions import ValidationError
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    from mixrep.schema import write_assembled_schema
+
     try:
-        validate(config, str(Path(schema).resolve()))
+        validate(config, str(write_assembled_schema(schema)))
     except WorkflowError as exc:
         cause = exc.__cause__ or exc.__context__  # validate raises it while handling the ValidationError
         if not isinstance(cause, ValidationError):
