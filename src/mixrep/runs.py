@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mixrep.features.families import FAMILIES as FAMILY_REGISTRY
+
 CONDITIONINGS: tuple[str, ...] = ("film", "prepend", "xattn")
-FAMILIES: tuple[str, ...] = ("dynamics", "spectral", "stereo", "masking")
+FAMILIES: tuple[str, ...] = FAMILY_REGISTRY.names()  # mixrep.features.families: the one list of families
 FAMILY_SETS: tuple[str, ...] = ("all", *(f"no_{f}" for f in FAMILIES))
 POSITIVES: tuple[str, ...] = ("same_variant", "same_recipe")
 NONE = "none"

@@ -1,8 +1,8 @@
 """The feature table's columns: the ONE place that names them and gives their unit, family and sentinel.
 
-Every feature column is `<family>.<target>.<name>` with family in `dynamics, spectral, stereo, masking`
-(`mixrep.runs.FAMILIES`) and target one of the four stems (`mixrep.stems.STEMS`) or `mix` (the sum of the
-stems). Columns are float32. The column set is fixed (it does not depend on the data or the settings), so
+Every feature column is `<family>.<target>.<name>` with family one of the registered feature families
+(`mixrep.features.families.FAMILIES`: dynamics, spectral, stereo, masking, each declaring its `Feature`s in its
+own module) and target one of the four stems (`mixrep.stems.STEMS`) or `mix` (the sum of the stems). Columns are float32. The column set is fixed (it does not depend on the data or the settings), so
 per-shard tables always concatenate and a model's input width is known before any audio is read.
 
 Sentinels: a target whose RMS is at or below `features.silence_threshold_db` is not measured; its columns
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mixrep.runs import FAMILIES
 from mixrep.stems import STEMS
 
 KEY_COLUMNS: tuple[str, ...] = ("track_id", "variant_id", "segment")
@@ -45,85 +44,39 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
-class _Feature:
+class Feature:
+    """One feature of a family, measured on every target (or on the stems only, or on the mix only).
+
+    `needs_s`: the seconds of audio its measure needs (a shorter encoder view holds NaN for it:
+    `mixrep.features.extract.undefined_columns`); 0 = defined on any length.
+    """
+
     feature: str
     unit: str
     description: str
     sentinel: float
     stems_only: bool = False
     mix_only: bool = False
+    needs_s: float = 0.0
 
-
-def _band_features() -> list[_Feature]:
-    levels = [_Feature(f"band{b}_db", "dBFS", f"energy of the {b} Hz octave band: mean over frames of "
-                       "10 log10(eps + band power), eps = 1e-12 (|STFT|^2, both channels averaged; the seed's "
-                       "e_k)", FLOOR_DB)
-              for b in BAND_NAMES]
-    deltas = [_Feature(f"band{b}_delta_db", "dB", f"band{b}_db of the stem minus that of the mix",
-                       FLOOR_DB, stems_only=True) for b in BAND_NAMES]
-    return levels + deltas
-
-
-_FEATURES: dict[str, list[_Feature]] = {
-    "dynamics": [
-        _Feature("active", "flag", "1 when the RMS is above features.silence_threshold_db, else 0 "
-                 "(then every column of this target holds its sentinel)", 0.0),
-        _Feature("rms_db", "dBFS", "RMS over both channels (full-scale sine = -3.01)", FLOOR_DB),
-        _Feature("peak_db", "dBFS", "sample peak over both channels", FLOOR_DB),
-        _Feature("crest_db", "dB", "crest factor = peak_db - rms_db (full-scale sine = 3.01)", 0.0),
-        _Feature("loudness_lufs", "LUFS", "ITU-R BS.1770-4 integrated loudness (K-weighting, 400 ms "
-                 "blocks, absolute -70 LUFS and relative -10 LU gates)", FLOOR_DB),
-        _Feature("rel_loudness_lu", "LU", "relative loudness = loudness_lufs(stem) - loudness_lufs(mix)",
-                 FLOOR_DB, stems_only=True),
-        _Feature("st_loudness_median_lufs", "LUFS", "median short-term loudness (3 s windows, 100 ms hop) "
-                 "over windows above the -70 LUFS absolute gate", FLOOR_DB),
-        _Feature("st_loudness_max_lufs", "LUFS", "maximum short-term loudness", FLOOR_DB),
-        _Feature("dr_lu", "LU", "dynamic range: inter-quartile range of the gated short-term loudness", 0.0),
-        _Feature("lra_lu", "LU", "EBU R128 loudness range (EBU Tech 3342: 10th-95th percentile of the "
-                 "short-term loudness after -70 LUFS and -20 LU gates)", 0.0),
-    ],
-    "spectral": [
-        *_band_features(),
-        _Feature("low_high_db", "dB", "energy below features.low_high_split_hz over energy above it "
-                 "(difference of their mean-over-frames log energies, as the bands)", 0.0),
-        _Feature("tilt_db_per_oct", "dB/octave", "least-squares slope of the octave bands' energy density "
-                 "(band energy / bandwidth) against log2(centre frequency): white noise 0, pink -3", 0.0),
-        _Feature("flatness_db", "dB", "spectral flatness of the long-term power spectrum "
-                 "(geometric / arithmetic mean over the bins from 20 Hz to Nyquist)", FLOOR_DB),
-    ],
-    "stereo": [
-        _Feature("ild_db", "dB", "inter-channel level difference, energy of L over energy of R", 0.0),
-        _Feature("correlation", "1", "L/R Pearson correlation cov(L,R)/(sigma_L sigma_R) (means removed): "
-                 "1 dual mono, 0 independent, -1 polarity-inverted", 0.0),
-        _Feature("mid_db", "dBFS", "mean square of M = (L+R)/2", FLOOR_DB),
-        _Feature("side_db", "dBFS", "mean square of S = (L-R)/2", FLOOR_DB),
-        _Feature("msr", "1", "mid/side ratio E_S / (E_M + eps): 0 for mono, 1 for uncorrelated equal "
-                 "channels, large for out-of-phase content", 0.0),
-    ],
-    "masking": [
-        _Feature("masking", "1", "M_i = sum w mu / sum w: mean logistic masking "
-                 "mu = sigmoid((beta - Delta_i)/tau) weighted by w = a(t) b(k,t) A(k) (active frames, the "
-                 "stem's own bands, A-weighting); 1 = buried under other stems, 0 = dominant", 0.0,
-                 stems_only=True),
-        _Feature("margin_db", "dB", "the same weighted mean of the dominance margin "
-                 "Delta_i = S_i - max_{j != i} S_j (Mel-band levels), clipped to +-60 dB",
-                 FLOOR_DB, stems_only=True),
-        _Feature("mean", "1", "mean of masking.<stem>.masking over the active stems", 0.0, mix_only=True),
-        _Feature("max", "1", "largest masking.<stem>.masking over the stems", 0.0, mix_only=True),
-    ],
-}
+    def targets(self) -> tuple[str, ...]:
+        if self.stems_only:
+            return STEMS
+        return ("mix",) if self.mix_only else TARGETS
 
 
 def column_specs() -> list[ColumnSpec]:
-    """Every feature column, family-major (FAMILIES order), then target (stems, mix), then feature."""
+    """Every feature column, family-major (registry order), then target (stems, mix), then feature."""
+    from mixrep.features.families import FAMILIES  # the families import this module for Feature
+
     specs: list[ColumnSpec] = []
-    for family in FAMILIES:
+    for name in FAMILIES:
+        family = FAMILIES.get(name)
         for target in TARGETS:
-            for item in _FEATURES[family]:
-                if (item.stems_only and target == "mix") or (item.mix_only and target != "mix"):
-                    continue
-                specs.append(ColumnSpec(family, target, item.feature, item.unit, item.description,
-                                        item.sentinel))
+            for item in family.features:
+                if target in item.targets():
+                    specs.append(ColumnSpec(name, target, item.feature, item.unit, item.description,
+                                            item.sentinel))
     return specs
 
 
@@ -134,10 +87,12 @@ def feature_columns() -> list[str]:
 
 def family_columns(family: str | tuple[str, ...] | list[str]) -> list[str]:
     """Feature columns of one family (or several), in table order; e.g. for a `no_masking` ablation cell."""
+    from mixrep.features.families import FAMILIES
+
     wanted = (family,) if isinstance(family, str) else tuple(family)
     unknown = [f for f in wanted if f not in FAMILIES]
     if unknown:
-        raise ValueError(f"unknown feature families {unknown}; known: {list(FAMILIES)}")
+        raise ValueError(f"unknown feature families {unknown}; known: {list(FAMILIES.names())}")
     return [spec.name for spec in column_specs() if spec.family in wanted]
 
 

@@ -14,12 +14,29 @@ the perceptual band weight: the IEC 61672 A-weighting curve at the band centre, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.special
 
-from mixrep.features.columns import FLOOR_DB
+from mixrep.features.columns import FLOOR_DB, Feature
 from mixrep.features.spectral import to_db
+from mixrep.stems import STEMS
+
+if TYPE_CHECKING:
+    from mixrep.features.analysis import Analysis
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("masking", "1", "M_i = sum w mu / sum w: mean logistic masking "
+            "mu = sigmoid((beta - Delta_i)/tau) weighted by w = a(t) b(k,t) A(k) (active frames, the "
+            "stem's own bands, A-weighting); 1 = buried under other stems, 0 = dominant", 0.0,
+            stems_only=True),
+    Feature("margin_db", "dB", "the same weighted mean of the dominance margin "
+            "Delta_i = S_i - max_{j != i} S_j (Mel-band levels), clipped to +-60 dB",
+            FLOOR_DB, stems_only=True),
+    Feature("mean", "1", "mean of masking.<stem>.masking over the active stems", 0.0, mix_only=True),
+    Feature("max", "1", "largest masking.<stem>.masking over the stems", 0.0, mix_only=True),
+)
 
 MARGIN_CLIP_DB = 60.0
 
@@ -117,3 +134,19 @@ def masking_scores(mel_power: np.ndarray, frame_power: np.ndarray, band_weight: 
             clipped = np.clip(delta, -MARGIN_CLIP_DB, MARGIN_CLIP_DB)
             margin[i] = float((weight * clipped).sum(dtype=np.float64)) / total[i]
     return MaskingResult(masking, margin, total)
+
+
+def compute(analysis: Analysis, settings: Any = None) -> dict[str, dict[str, float]]:
+    """stem -> masking and margin; mix -> their mean and max over the active stems."""
+    cfg = analysis.settings
+    spectra = analysis.spectra
+    weights = band_weights(analysis.mel[1], cfg.band_weighting)
+    result = masking_scores(spectra.mel_power, spectra.frame_power, weights, beta_db=cfg.masking_beta_db,
+                            tau_db=cfg.masking_tau_db, activity_threshold_db=cfg.activity_threshold_db,
+                            band_range_db=cfg.band_range_db)
+    out = {stem: {"masking": float(result.masking[i]), "margin_db": float(result.margin_db[i])}
+           for i, stem in enumerate(STEMS)}
+    scores = [float(result.masking[i]) for i, stem in enumerate(STEMS) if analysis.active[stem]]
+    out["mix"] = {"mean": float(np.mean(scores)) if scores else 0.0,
+                  "max": float(np.max(scores)) if scores else 0.0}
+    return out

@@ -2,12 +2,14 @@
 
 One frozen dataclass so that every function receives explicit, validated parameters instead of a raw
 dict; `workflow/schemas/sections/features.schema.yaml` documents the same keys with the same defaults
-(tests/test_features_columns.py checks that the two agree).
+(tests/test_features_columns.py checks that the two agree). A family with settings of its own
+(`FeatureFamily.settings`) reads them from `features.<family>`: that schema section is generated from its
+dataclass (`mixrep.features.families.schema_patch`), and `FeatureSettings.family(name)` hands them over.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 BAND_WEIGHTINGS: tuple[str, ...] = ("a_weighting", "flat")
@@ -33,6 +35,7 @@ class FeatureSettings:
             dB of the stem's loudest band in that frame (so a stem is not "masked" where it has no energy).
         band_weighting: A(k), the perceptual weight of Mel band k: `a_weighting` (IEC 61672 A-curve as a
             power weight at the band centre) or `flat`.
+        families: (family, its settings) for the families with settings of their own (`features.<family>`).
     """
 
     segment_s: float | None = None
@@ -48,6 +51,7 @@ class FeatureSettings:
     activity_threshold_db: float = -70.0
     band_range_db: float = 40.0
     band_weighting: str = "a_weighting"
+    families: tuple[tuple[str, Any], ...] = field(default=(), metadata={"patched": True})
 
     def __post_init__(self) -> None:
         if self.segment_s is not None and self.segment_s <= 0:
@@ -62,6 +66,15 @@ class FeatureSettings:
         if self.n_mels < 2:
             raise ValueError(f"features.n_mels must be >= 2, got {self.n_mels}")
 
+    def family(self, name: str) -> Any:
+        """The settings of family `name` (its dataclass's defaults when not configured); None without any."""
+        from mixrep.features.families import FAMILIES
+
+        cls = FAMILIES.get(name).settings
+        if cls is None:
+            return None
+        return dict(self.families).get(name) or cls()
+
     @classmethod
     def from_mapping(cls, settings: "FeatureSettings | Mapping[str, Any] | None") -> "FeatureSettings":
         """Build from the `features` config section, or from a whole `--settings` payload holding one.
@@ -74,8 +87,14 @@ class FeatureSettings:
             return settings
         section = settings.get("features", settings) if isinstance(settings.get("features"), Mapping) \
             else settings
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
+        from mixrep.features.families import FAMILIES
+        from mixrep.schema import build_settings
+
+        sections = {name for name in FAMILIES if FAMILIES.get(name).settings is not None}
+        known = {f.name for f in fields(cls) if not f.metadata.get("patched")}
+        unknown = sorted(set(section) - known - sections)
         if unknown:
-            raise ValueError(f"unknown features settings {unknown}; known: {sorted(known)}")
-        return cls(**dict(section))
+            raise ValueError(f"unknown features settings {unknown}; known: {sorted(known | sections)}")
+        families = tuple((name, build_settings(FAMILIES.get(name).settings, section[name], f"features.{name}"))
+                         for name in FAMILIES if name in sections and name in section)
+        return cls(**{k: v for k, v in section.items() if k in known}, families=families)

@@ -18,9 +18,29 @@ the e_k, so every column derived from band energies (the stems' deltas to the mi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from mixrep.features.columns import BAND_CENTRES_HZ, BAND_NAMES, FLOOR_DB, LOWEST_BAND_FROM_HZ
+from mixrep.features.columns import BAND_CENTRES_HZ, BAND_NAMES, FLOOR_DB, LOWEST_BAND_FROM_HZ, TARGETS, Feature
+from mixrep.stems import STEMS
+
+if TYPE_CHECKING:
+    from mixrep.features.analysis import Analysis
+
+FEATURES: tuple[Feature, ...] = (
+    *(Feature(f"band{b}_db", "dBFS", f"energy of the {b} Hz octave band: mean over frames of "
+              "10 log10(eps + band power), eps = 1e-12 (|STFT|^2, both channels averaged; the seed's e_k)",
+              FLOOR_DB) for b in BAND_NAMES),
+    *(Feature(f"band{b}_delta_db", "dB", f"band{b}_db of the stem minus that of the mix", FLOOR_DB,
+              stems_only=True) for b in BAND_NAMES),
+    Feature("low_high_db", "dB", "energy below features.low_high_split_hz over energy above it "
+            "(difference of their mean-over-frames log energies, as the bands)", 0.0),
+    Feature("tilt_db_per_oct", "dB/octave", "least-squares slope of the octave bands' energy density "
+            "(band energy / bandwidth) against log2(centre frequency): white noise 0, pink -3", 0.0),
+    Feature("flatness_db", "dB", "spectral flatness of the long-term power spectrum "
+            "(geometric / arithmetic mean over the bins from 20 Hz to Nyquist)", FLOOR_DB),
+)
 
 _TINY = 1e-30
 #: eps of e_k: the power at FLOOR_DB, so that log(eps + P) never goes below the table's floor
@@ -94,4 +114,16 @@ def spectral_features(mean_power: np.ndarray, frame_band_power: np.ndarray, freq
     spectrum = np.maximum(mean_power[audible], _TINY)
     flatness = np.exp(np.mean(np.log(spectrum))) / np.mean(spectrum)
     out["flatness_db"] = float(to_db(flatness))
+    return out
+
+
+def compute(analysis: Analysis, settings: Any = None) -> dict[str, dict[str, float]]:
+    """target -> spectral features from the shared STFT; stems also get their band deltas to the mix."""
+    spectra = analysis.spectra
+    out = {target: spectral_features(spectra.mean_power[t], spectra.band_power[t], spectra.frequencies,
+                                     analysis.rate)
+           for t, target in enumerate(TARGETS)}
+    for stem in STEMS:
+        for band in BAND_NAMES:
+            out[stem][f"band{band}_delta_db"] = out[stem][f"band{band}_db"] - out["mix"][f"band{band}_db"]
     return out

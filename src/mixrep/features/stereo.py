@@ -7,9 +7,25 @@ a correlation meter's reading, which a common DC offset pulls towards 1).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+from mixrep.features.columns import FLOOR_DB, Feature
 from mixrep.features.spectral import to_db
+
+if TYPE_CHECKING:
+    from mixrep.features.analysis import Analysis
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("ild_db", "dB", "inter-channel level difference, energy of L over energy of R", 0.0),
+    Feature("correlation", "1", "L/R Pearson correlation cov(L,R)/(sigma_L sigma_R) (means removed): "
+            "1 dual mono, 0 independent, -1 polarity-inverted", 0.0),
+    Feature("mid_db", "dBFS", "mean square of M = (L+R)/2", FLOOR_DB),
+    Feature("side_db", "dBFS", "mean square of S = (L-R)/2", FLOOR_DB),
+    Feature("msr", "1", "mid/side ratio E_S / (E_M + eps): 0 for mono, 1 for uncorrelated equal "
+            "channels, large for out-of-phase content", 0.0),
+)
 
 EPS = 1e-12  # mean-square guard (-120 dBFS): keeps ratios finite for silent channels
 
@@ -47,3 +63,8 @@ def stereo_features(x: np.ndarray) -> dict[str, float]:
         "side_db": float(to_db(e_side)),
         "msr": float(e_side / (e_mid + EPS)),
     }
+
+
+def compute(analysis: Analysis, settings: Any = None) -> dict[str, dict[str, float]]:
+    """target -> stereo features of its signal."""
+    return {target: stereo_features(signal) for target, signal in analysis.signals.items()}
