@@ -28,12 +28,14 @@ rule mushra_package:
     resources:
         mem_mb=4000,
         runtime=20,
+        device="cpu",  # the encoder's torch device (predicted quality): profiles override it (set-resources)
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep mushra-package --transfer-summary {input.transfer:q} --manifest {input.manifest:q}"
         " --stems-index {input.stems:q} --recipes {input.recipes:q} --encoder {input.encoder:q}"
-        " --regressor {input.regressor:q} --out-dir {params.out_dir:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --regressor {input.regressor:q} --out-dir {params.out_dir:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule mushra_analysis:

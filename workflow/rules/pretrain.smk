@@ -31,6 +31,7 @@ rule pretrain:
     resources:
         mem_mb=4000,
         runtime=60,
+        device="auto",  # a runtime setting: profiles override it (set-resources), auto = cuda when present
         pretrain_procs=1,
     conda:
         "../../envs/mixrep.yaml"
@@ -39,7 +40,8 @@ rule pretrain:
         " --segments {input.segments:q} --recipes {input.recipes:q}"
         " --run {wildcards.run} --seed {wildcards.seed} --checkpoint {output.checkpoint:q}"
         " --log-csv {output.log_csv:q} --plot {output.plot:q} --metrics {output.metrics:q}"
-        " --nproc {resources.pretrain_procs} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --nproc {resources.pretrain_procs} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule embed:
@@ -65,12 +67,14 @@ rule embed:
     resources:
         mem_mb=4000,
         runtime=30,
+        device="auto",  # a runtime setting: profiles override it (set-resources), auto = cuda when present
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
         " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
-        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out {output.embeddings:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 # A conditioned cell is embedded twice in one job (the Mels are read once): as trained, and with its features
@@ -100,12 +104,14 @@ rule embed_conditioned:
     resources:
         mem_mb=4000,
         runtime=30,
+        device="auto",  # a runtime setting: profiles override it (set-resources), auto = cuda when present
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --checkpoint {input.checkpoint:q} --mels {input.mels:q} --features {input.features:q}"
         " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
-        " --out {output.embeddings:q} --audio-only-out {output.audio_only:q} --threads {threads}"
+        " --out {output.embeddings:q} --audio-only-out {output.audio_only:q}"
+        " --threads {threads} --device {resources.device}"
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -129,12 +135,14 @@ rule embed_random:
     resources:
         mem_mb=4000,
         runtime=30,
+        device="auto",  # a runtime setting: profiles override it (set-resources), auto = cuda when present
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --random-init film-all --mels {input.mels:q} --features {input.features:q}"
         " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
-        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out {output.embeddings:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 # Non-learned controls (features-only, levels): no weights, so one table serves every seed.
@@ -160,9 +168,11 @@ rule embed_control:
     resources:
         mem_mb=4000,
         runtime=30,
+        device="auto",  # a runtime setting: profiles override it (set-resources), auto = cuda when present
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep embed --control {wildcards.control} --mels {input.mels:q} --features {input.features:q}"
         " --segments {input.segments:q} --manifest {input.manifest:q} --seed {wildcards.seed}"
-        " --out {output.embeddings:q} --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out {output.embeddings:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

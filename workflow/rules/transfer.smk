@@ -24,8 +24,10 @@ rule transfer:
     resources:
         mem_mb=4000,
         runtime=30,
+        device="cpu",  # the encoder's torch device: profiles override it (set-resources), e.g. auto or cuda:0
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep transfer --manifest {input.manifest:q} --stems-index {input.stems:q} --encoder {input.encoder:q}"
-        " --out-dir {params.out_dir:q} --summary {output.summary:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out-dir {params.out_dir:q} --summary {output.summary:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

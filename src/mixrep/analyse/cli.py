@@ -12,11 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from mixrep.analyse.outputs import write_analysis
 from mixrep.analyse.settings import AnalyseSettings
 from mixrep.analyse.shard import analyse_shard
+from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.settings import add_settings_argument, load_settings
 
 
@@ -30,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segments", required=True, help="results/features/segments/{shard}.parquet")
     parser.add_argument("--mels", required=True, help="results/mels/{shard}.npz")
     parser.add_argument("--root", default=".", help="folder the index's stem_dir paths are relative to")
-    parser.add_argument("--threads", type=int, default=1)
+    add_runtime_arguments(parser, device=None)  # rendering and Mels run on the CPU
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    torch.set_num_threads(max(1, args.threads))
+    configure_runtime(args)
     try:
         settings = AnalyseSettings.from_settings(load_settings(args.settings))
     except (ValueError, TypeError) as exc:

@@ -6,12 +6,11 @@ import argparse
 import re
 import sys
 from dataclasses import replace
-from contextlib import contextmanager
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
+from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
 from mixrep.runs import parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
@@ -33,19 +32,6 @@ def read_seeded(paths: list[str]) -> dict[int, pd.DataFrame]:
     return {seed_of(p): read_embeddings(p) for p in paths}
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Limit torch's intra-op threads for this command only (a setting, not an import side effect)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def regress_main(argv: list[str] | None = None) -> int:
     from mixrep.evaluation.data import read_features, read_table
     from mixrep.evaluation.regress import RegressSettings, plot_scatter, run_regression
@@ -63,7 +49,7 @@ def regress_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scatter", required=True)
     parser.add_argument("--predictions", required=True)
     parser.add_argument("--regressor", required=True)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
+    add_runtime_arguments(parser, device=None)  # the regressors train on the CPU
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
@@ -77,10 +63,10 @@ def regress_main(argv: list[str] | None = None) -> int:
         none = None if args.run == none_run else read_seeded(args.none_embeddings)
         if none is not None and not none:
             raise ValueError(f"--none-embeddings ({none_run}) are needed for {args.run}")
-        with torch_threads(args.threads):
-            metrics, predictions, regressor = run_regression(
-                ratings, embeddings, read_seeded(args.random_embeddings), none, read_features(args.features),
-                run=args.run, none_run=none_run, settings=options, seed=int(settings.get("seed", 0)))
+        configure_runtime(args)
+        metrics, predictions, regressor = run_regression(
+            ratings, embeddings, read_seeded(args.random_embeddings), none, read_features(args.features),
+            run=args.run, none_run=none_run, settings=options, seed=int(settings.get("seed", 0)))
     except ValueError as error:
         print(f"mixrep regress: {error}", file=sys.stderr)
         return 1
@@ -164,7 +150,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", required=True, help="output metrics.json")
     parser.add_argument("--crossed-metrics", default=None, help="output results/crossed/{source}/metrics.json")
     parser.add_argument("--crossed-plot", default=None, help="output results/crossed/{source}/tsne.png")
-    parser.add_argument("--threads", type=int, default=1)
+    add_runtime_arguments(parser, device=None)  # the quality probes train on the CPU
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
@@ -183,9 +169,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
                          for p in args.recipes], ignore_index=True)
     ratings = read_table(args.ratings, "ratings") if args.ratings else None
     metadata = read_table(args.metadata, "corpus metadata") if args.metadata else None
-    with torch_threads(args.threads):
-        units, metrics = evaluate_source(SourceInputs(args.source, seeds, embeddings, views), ratings, recipes,
-                                         metadata, regress, options)
+    configure_runtime(args)
+    units, metrics = evaluate_source(SourceInputs(args.source, seeds, embeddings, views), ratings, recipes,
+                                     metadata, regress, options)
     Path(args.units).parent.mkdir(parents=True, exist_ok=True)
     units.to_parquet(args.units, index=False)
     write_json(args.metrics, metrics)

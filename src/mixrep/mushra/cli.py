@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mixrep.audio import AudioError, read_stems
+from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
 
@@ -51,6 +52,7 @@ def package_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regressor", default=None, help="regressor.pt of the same cell")
     parser.add_argument("--out-dir", required=True, help="package folder (results/mushra/package)")
     parser.add_argument("--root", default=".", help="folder relative paths are resolved against")
+    add_runtime_arguments(parser, device="cpu")
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
@@ -68,7 +70,9 @@ def package_main(argv: list[str] | None = None) -> int:
     stem_dirs = load_stem_dirs(args.stems_index)
     recipes = pd.concat([read_table(p, "recipes", ("track_id", "variant_id", "severity", "effects"))
                          for p in args.recipes], ignore_index=True)
-    predict = _predictor(args.encoder, args.regressor, section.get("device", "cpu"), settings.get("features"))
+    if args.encoder and args.regressor:
+        configure_runtime(args)
+    predict = _predictor(args.encoder, args.regressor, args.device, settings.get("features"))
 
     pages, records, skipped = [], [], []
     for k, row in enumerate(transfers.itertuples(index=False), start=1):

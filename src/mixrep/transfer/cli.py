@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from mixrep.audio import AudioError, read_stems
+from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
 from mixrep.transfer.embedding import encoder_embed_fn, feature_embed_fn
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True, help="folder of the per-pair outputs (results/transfer)")
     parser.add_argument("--summary", required=True, help="summary CSV path (summary.md is written beside it)")
     parser.add_argument("--root", default=".", help="folder stem_dir paths are relative to (repo root)")
+    add_runtime_arguments(parser, device="cpu")
     add_settings_argument(parser)
     args = parser.parse_args(argv)
 
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TransferSettings.from_config(section, seed)
     except ValueError as exc:  # unknown preset, parameter or stem
         raise InputError(None, f"settings: {exc}") from None
-    _set_threads(section.get("torch_threads"))
+    configure_runtime(args)
 
     manifest = read_manifest(args.manifest)
     stem_dirs = load_stem_dirs(args.stems_index)
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if section.get("embedding", "encoder") == "encoder":
         if not args.encoder:
             parser.error("transfer.embedding is 'encoder' but no --encoder was given")
-        embed = encoder_embed_fn(args.encoder, section.get("device", "cpu"), settings.get("features"))
+        embed = encoder_embed_fn(args.encoder, args.device, settings.get("features"))
     else:
         embed = feature_embed_fn()
 
@@ -92,10 +94,3 @@ def read_manifest(path: str) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(path, f"cannot read the manifest ({' '.join(str(exc).split())})") from None
-
-
-def _set_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
