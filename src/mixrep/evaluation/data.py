@@ -7,21 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mixrep.features.columns import TARGETS
+from mixrep.features.families import FAMILIES
+from mixrep.tables import read_table  # the one table reader (evaluation/cli.py takes it from here)
+
 KEY = ["track_id", "variant_id"]
 EMBED_COLUMNS = ("track_id", "variant_id", "split", "genre", "embedding")
-FEATURE_FAMILIES = ("dynamics", "spectral", "stereo", "masking")
-
-
-def read_table(path: str | Path, what: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A Parquet table with a clear error naming the file and what is wrong."""
-    try:
-        table = pd.read_parquet(path)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the {what} table {path}: {error}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what} table {path} lacks column(s) {missing} (docs/CONTRACTS.md)")
-    return table
 
 
 def read_embeddings(path: str | Path) -> pd.DataFrame:
@@ -41,15 +32,24 @@ def embedding_matrix(table: pd.DataFrame) -> np.ndarray:
         raise ValueError(f"embeddings of unequal size: {error}") from None
 
 
-def feature_columns(table: pd.DataFrame) -> list[str]:
-    """Scalar feature columns `<family>.<stem|mix>.<name>` (mixrep.features naming)."""
-    return [c for c in table.columns if c.split(".", 1)[0] in FEATURE_FAMILIES and c.count(".") >= 2]
+def feature_columns(table: pd.DataFrame, where: str | Path = "features table") -> list[str]:
+    """Scalar feature columns `<family>.<stem|mix>.<name>` (mixrep.features naming), in table order.
+
+    A column of that shape whose family is not registered (mixrep.features.families) is an error: a table
+    written by another version of the code, never a family dropped silently.
+    """
+    shaped = [c for c in table.columns if c.count(".") >= 2 and c.split(".")[1] in TARGETS]
+    unknown = sorted({c.split(".", 1)[0] for c in shaped} - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"{where}: columns of unknown feature families {unknown} "
+                         f"(registered: {list(FAMILIES.names())}; mixrep.features.families)")
+    return shaped
 
 
 def read_features(path: str | Path) -> pd.DataFrame:
     """Feature table with one row per (track_id, variant_id): segments are averaged."""
     table = read_table(path, "features", ("track_id", "variant_id"))
-    columns = feature_columns(table)
+    columns = feature_columns(table, path)
     if not columns:
         raise ValueError(f"features table {path} has no <family>.<stem|mix>.<name> column")
     table = table.assign(track_id=table["track_id"].astype(str), variant_id=table["variant_id"].astype(np.int64))

@@ -169,7 +169,7 @@ def seed_values(units: pd.DataFrame) -> dict[str, dict[str, float | None]]:
 
 def read_views(path: str) -> pd.DataFrame:
     """A views parquet (mixrep.pretrain.embed.write_views) with typed keys."""
-    from mixrep.evaluation.data import read_table
+    from mixrep.tables import read_table
 
     table = read_table(path, "views", ("track_id", "variant_id", "split", "view", "embedding"))
     return table.assign(track_id=table["track_id"].astype(str), variant_id=table["variant_id"].astype(np.int64))

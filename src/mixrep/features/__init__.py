@@ -1,4 +1,5 @@
-"""Structured mixing features (dynamics, spectral, stereo, masking) of the mix and each stem.
+"""Structured mixing features of the mix and each stem, one family per module (`families.FAMILIES`:
+dynamics, spectral, stereo, masking).
 
 `extract_features(stems (4, 2, N), sample_rate, settings) -> {column: value}`; the columns, their units and
 sentinels are defined in `mixrep.features.columns`; docs/features.md describes them for users.

@@ -7,27 +7,18 @@ import csv
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from mixrep.audio import AudioError
+from mixrep.errors import Rejected
 from mixrep.features.extract import extract_segments
 from mixrep.features.settings import FeatureSettings
 from mixrep.features.table import build_table, merge_tables, write_table
 from mixrep.settings import add_settings_argument, load_settings
+from mixrep.tables import read_table
 from mixrep.stems import SAMPLE_RATE
 
 log = logging.getLogger("mixrep.features")
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A track left out of the table, and why."""
-
-    track_id: str
-    reason: str
 
 
 def featurize_shard(stems_index: str | Path, recipes: str | Path, settings: FeatureSettings,
@@ -40,7 +31,7 @@ def featurize_shard(stems_index: str | Path, recipes: str | Path, settings: Feat
     """
     from mixrep.degrade import iter_variants  # the degrade stage renders the variants (CONTRACTS.md)
 
-    table = pd.read_parquet(recipes)
+    table = read_table(recipes, "recipes", ("track_id", "variant_id"))
     keys: list[tuple[str, int, int]] = []
     rows: list[dict[str, float]] = []
     rejected: list[Rejected] = []

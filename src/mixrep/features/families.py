@@ -1,8 +1,8 @@
 """The feature families: one registry entry per family, the only list of them (docs/EXTENDING.md).
 
 A family is a module that declares its columns (`FEATURES`, a tuple of `columns.Feature`) and computes them
-(`compute(analysis, settings) -> {target: {feature: value}}` from the shared `analysis.Analysis`), plus one
-`FAMILIES.register` line below. Everything else follows from the registry: the feature table's columns and
+(`compute(analysis, settings) -> {target: {feature: value}}` from the shared `analysis.Analysis`), optionally
+with a `SETTINGS` dataclass, plus one `FAMILIES.register` line below. Everything else follows from the registry: the feature table's columns and
 their order (family-major, registration order), the extractor, the ablation family sets (`all`,
 `no_<family>`) of run names and the schema, and the evaluation's reading of feature tables. A family with
 its own settings gives a settings dataclass; its keys live under `features.<family>` of the config, and
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mixrep.features import dynamics, masking, spectral, stereo
@@ -47,15 +48,19 @@ class FeatureFamily:
     summary: str = ""
 
 
+def family_module(module: ModuleType) -> FeatureFamily:
+    """The family a module defines: its `FEATURES`, `compute`, optional `SETTINGS` (a settings dataclass)
+    and the first line of its docstring as the summary."""
+    doc = (module.__doc__ or "").strip().splitlines()
+    return FeatureFamily(tuple(module.FEATURES), module.compute, getattr(module, "SETTINGS", None),
+                         doc[0] if doc else "")
+
+
 FAMILIES: Registry[FeatureFamily] = Registry("feature family")
-FAMILIES.register("dynamics", FeatureFamily(dynamics.FEATURES, dynamics.compute,
-                                            summary="levels, crest factor and BS.1770 / R128 loudness"))
-FAMILIES.register("spectral", FeatureFamily(spectral.FEATURES, spectral.compute,
-                                            summary="octave band energies, low/high ratio, tilt, flatness"))
-FAMILIES.register("stereo", FeatureFamily(stereo.FEATURES, stereo.compute,
-                                          summary="ILD, L/R correlation, mid and side energies"))
-FAMILIES.register("masking", FeatureFamily(masking.FEATURES, masking.compute,
-                                           summary="how much each stem is buried under the others"))
+FAMILIES.register("dynamics", family_module(dynamics))
+FAMILIES.register("spectral", family_module(spectral))
+FAMILIES.register("stereo", family_module(stereo))
+FAMILIES.register("masking", family_module(masking))
 
 ALL = "all"
 

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mixrep import tables
+from mixrep.errors import TableError
 from mixrep.features.columns import KEY_COLUMNS, feature_columns
 
 
@@ -49,7 +51,7 @@ def build_table(keys: Sequence[tuple[str, int, int]], rows: Sequence[dict[str, f
 
 
 def check_table(table: pa.Table, where: str | Path, undefined: Collection[str] = ()) -> None:
-    """Raise ValueError naming `where` if the columns are not the contract's or a value is not finite.
+    """Raise TableError naming `where` if the columns are not the contract's or a value is not finite.
 
     Columns in `undefined` may hold NaN (never infinity).
     """
@@ -57,10 +59,10 @@ def check_table(table: pa.Table, where: str | Path, undefined: Collection[str] =
     if table.schema.names != expected.names:
         missing = sorted(set(expected.names) - set(table.schema.names))
         extra = sorted(set(table.schema.names) - set(expected.names))
-        raise ValueError(f"{where}: feature columns differ from mixrep.features.columns "
+        raise TableError(where, f"feature columns differ from mixrep.features.columns "
                          f"(missing {missing[:5]}, unexpected {extra[:5]})")
     if not table.schema.equals(expected):
-        raise ValueError(f"{where}: column types differ from the contract ({expected})")
+        raise TableError(where, f"column types differ from the contract ({expected})")
     if table.num_rows:
         matrix = np.column_stack([table.column(name).to_numpy() for name in feature_columns()])
         bad = ~np.isfinite(matrix)
@@ -69,10 +71,10 @@ def check_table(table: pa.Table, where: str | Path, undefined: Collection[str] =
             bad &= ~(np.isnan(matrix) & allowed[None, :])
         if bad.any():
             names = sorted({feature_columns()[j] for j in np.flatnonzero(bad.any(axis=0))})
-            raise ValueError(f"{where}: NaN or infinite values in {names[:5]}")
+            raise TableError(where, f"NaN or infinite values in {names[:5]}")
     keys = table.select(list(KEY_COLUMNS)).to_pylist()
     if len({tuple(k.values()) for k in keys}) != len(keys):
-        raise ValueError(f"{where}: duplicate (track_id, variant_id, segment) keys")
+        raise TableError(where, "duplicate (track_id, variant_id, segment) keys")
 
 
 def write_table(table: pa.Table, path: str | Path, undefined: Collection[str] = ()) -> Path:
@@ -85,11 +87,16 @@ def write_table(table: pa.Table, path: str | Path, undefined: Collection[str] = 
 
 
 def read_table(path: str | Path) -> pa.Table:
-    """Read and check one features Parquet file (a clear error naming the file if it is not one)."""
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+    """Read and check one features table (`mixrep.tables.read_table`: a TableError naming the file if it is
+    missing, unreadable or not a features table)."""
+    frame = tables.read_table(path, "features", KEY_COLUMNS)
+    expected = schema()
+    if list(frame.columns) == expected.names and all(
+            frame[name].dtype == np.float32 for name in expected.names[len(KEY_COLUMNS):]):
+        table = pa.Table.from_pandas(frame, schema=expected, preserve_index=False)  # typed even when empty
+    else:  # check_table names what differs
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(None)
     check_table(table, path)
     return table
 
