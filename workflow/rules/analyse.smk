@@ -22,8 +22,7 @@ rule analyse:
         f"{RESULTS}/benchmarks/analyse/{{shard}}.tsv"
     params:
         settings=get_settings("analysis", "degrade", "features", "pretrain"),
-        code=get_code_version("analyse", "degrade", "features", "model/frontend.py", "pretrain/mels.py",
-                              "pretrain/data.py", "pretrain/config.py"),
+        code=get_code_version("mixrep.analyse.cli"),
     threads: 1
     resources:
         mem_mb=2000,

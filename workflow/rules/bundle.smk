@@ -21,8 +21,8 @@ rule bundle:
         settings=lambda wildcards: json.dumps({"run": DEFAULT_RUN, "seed": SEEDS[0], "features": config["features"],
                                                "separation": config["separation"], "transfer": config["transfer"]},
                                               sort_keys=True),
-        code=json.dumps({part: code_version(part) for part in ("separation", "features", "pretrain", "model",
-                                                                 "evaluation", "transfer", "apps")}, sort_keys=True),
+        code=json.dumps({stage: get_code_version(f"mixrep.{stage}.cli") for stage in ("separation", "features",
+                        "pretrain", "evaluation", "transfer", "apps")}, sort_keys=True),
         separator=lambda wildcards, input: f"--separator '{input.separator}'" if input.separator else "",
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     threads: 1

@@ -34,9 +34,10 @@ def get_settings(*sections):
     return json.dumps(payload, sort_keys=True)
 
 
-def get_code_version(*parts):
-    """Hash of the stage's source: put in params so that editing src/ reruns the stage."""
-    return code_version(*parts)
+def get_code_version(*modules):
+    """Hash of the rule's command's source (its entry module, e.g. "mixrep.analyse.cli", and every mixrep module
+    it imports, mixrep.provenance): put in params so that editing any of them reruns the rule."""
+    return code_version(*modules)
 
 
 # ---------------------------------------------------------------- runs (ablation cells)

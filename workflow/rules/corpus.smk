@@ -16,7 +16,7 @@ rule corpus:
         f"{RESULTS}/benchmarks/corpus/corpus.tsv"
     params:
         settings=get_settings("synthetic"),
-        code=get_code_version("corpus"),
+        code=get_code_version("mixrep.corpus.cli"),
         out=corpus_out_dir,
     threads: 8
     resources:

@@ -19,7 +19,7 @@ rule ratings:
         f"{RESULTS}/benchmarks/ratings/ratings.tsv"
     params:
         settings=get_settings("ratings", "dataset"),
-        code=get_code_version("ratings"),
+        code=get_code_version("mixrep.ratings.cli"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -51,7 +51,7 @@ rule regress:
         f"{RESULTS}/benchmarks/regress/{{run}}.tsv"
     params:
         settings=get_settings("regress"),
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -80,7 +80,7 @@ rule tsne:
         f"{RESULTS}/benchmarks/tsne/{{run}}.tsv"
     params:
         settings=get_settings("tsne"),
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -116,7 +116,7 @@ rule evaluate:
     params:
         seeds=SEEDS,
         settings=get_settings("regress", "evaluate"),
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -149,7 +149,7 @@ rule evaluate_control:
     params:
         seeds=SEEDS,
         settings=get_settings("regress", "evaluate"),
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -174,7 +174,7 @@ rule crossed_summary:
     benchmark:
         f"{RESULTS}/benchmarks/crossed/summary.tsv"
     params:
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -204,7 +204,7 @@ rule ablation_summary:
     params:
         runs=RUNS,
         settings=get_settings("evaluate"),
-        code=get_code_version("evaluation"),
+        code=get_code_version("mixrep.evaluation.cli"),
     threads: 1
     resources:
         mem_mb=2000,

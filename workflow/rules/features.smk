@@ -14,7 +14,7 @@ rule merge_features:
         f"{RESULTS}/benchmarks/merge_features/all.tsv"
     params:
         settings=get_settings("features"),
-        code=get_code_version("features"),
+        code=get_code_version("mixrep.features.cli"),
     threads: 1
     resources:
         mem_mb=4000,

@@ -16,7 +16,7 @@ checkpoint manifest:
         f"{RESULTS}/benchmarks/manifest/manifest.tsv"
     params:
         settings=get_settings("dataset"),
-        code=get_code_version("datasets"),
+        code=get_code_version("mixrep.datasets.cli"),
     threads: 4
     resources:
         mem_mb=8000,

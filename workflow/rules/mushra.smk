@@ -22,7 +22,7 @@ rule mushra_package:
         f"{RESULTS}/benchmarks/mushra_package/mushra_package.tsv"
     params:
         settings=mushra_package_settings,
-        code=get_code_version("mushra", "degrade", "transfer", "features", "pretrain", "model", "evaluation"),
+        code=get_code_version("mixrep.mushra.cli"),
         out_dir=mushra_package_dir,
     threads: 1
     resources:
@@ -53,7 +53,7 @@ rule mushra_analysis:
         f"{RESULTS}/benchmarks/mushra_analysis/mushra_analysis.tsv"
     params:
         settings=get_settings("mushra"),
-        code=get_code_version("mushra"),
+        code=get_code_version("mixrep.mushra.cli"),
         out_dir=mushra_analysis_dir,
     threads: 1
     resources:

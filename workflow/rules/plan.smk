@@ -15,7 +15,7 @@ rule plan:
     params:
         config=json.dumps(config, sort_keys=True),
         rules=os.path.join(workflow.basedir, "workflow", "rules"),
-        code=get_code_version("plan.py"),
+        code=get_code_version("mixrep.plan"),
     priority: 100  # first job after the manifest checkpoint: the plan is printed before any heavy stage
     threads: 1
     resources:

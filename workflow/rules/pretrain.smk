@@ -24,7 +24,7 @@ rule pretrain:
         f"{RESULTS}/benchmarks/pretrain/{{run}}/seed{{seed}}.tsv"
     params:
         settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain"),
+        code=get_code_version("mixrep.pretrain.cli"),
     threads: 1
     # pretrain_procs: data-parallel processes on the job's node (one GPU each on CUDA; docs/pretrain.md,
     # "Several GPUs"). A runtime setting, not experiment config: profiles set it with the GPU request.
@@ -62,7 +62,7 @@ rule embed:
         run=r"none(-recipe)?",
     params:
         settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain"),
+        code=get_code_version("mixrep.pretrain.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -99,7 +99,7 @@ rule embed_conditioned:
         run=r"(film|prepend|xattn)-[a-z_]+(-recipe)?",
     params:
         settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain"),
+        code=get_code_version("mixrep.pretrain.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -130,7 +130,7 @@ rule embed_random:
         f"{RESULTS}/benchmarks/embed_random/seed{{seed}}.tsv"
     params:
         settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain"),
+        code=get_code_version("mixrep.pretrain.cli"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -163,7 +163,7 @@ rule embed_control:
         control="|".join(EMBED_CONTROLS),
     params:
         settings=get_settings("pretrain", "dataset"),
-        code=get_code_version("model", "pretrain"),
+        code=get_code_version("mixrep.pretrain.cli"),
     threads: 1
     resources:
         mem_mb=4000,

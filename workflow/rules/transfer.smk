@@ -17,7 +17,7 @@ rule transfer:
         f"{RESULTS}/benchmarks/transfer/transfer.tsv"
     params:
         settings=get_settings("transfer", "features"),
-        code=get_code_version("transfer", "features", "pretrain", "model"),
+        code=get_code_version("mixrep.transfer.cli"),
         out_dir=transfer_out_dir,
     priority: 10  # needs only the default cell's first seed: run it then, not as the run's last job
     threads: 1
