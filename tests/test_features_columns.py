@@ -86,3 +86,9 @@ def test_settings_accept_section_or_payload_and_reject_bad_values() -> None:
 
 def test_user_docs_hold_the_current_column_table(repo_root: Path) -> None:
     assert markdown_table() in (repo_root / "docs/features.md").read_text()
+
+
+def test_user_docs_hold_the_current_family_table(repo_root: Path) -> None:
+    from mixrep.features.families import markdown_table as family_table
+
+    assert family_table() in (repo_root / "docs/features.md").read_text()

@@ -1,4 +1,4 @@
-"""Dynamics family: levels (RMS, sample peak, crest factor) and loudness (BS.1770 / EBU R128, loudness.py)."""
+"""Dynamics family: levels (RMS, sample peak, crest factor) and BS.1770 / EBU R128 loudness."""
 
 from __future__ import annotations
 

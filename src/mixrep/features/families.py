@@ -82,3 +82,17 @@ def schema_patch() -> SchemaPatch:
     from mixrep.schema import SchemaPatch
 
     return SchemaPatch(enums={"ablation.families": family_sets()}, sections=family_settings_sections())
+
+
+def markdown_table() -> str:
+    """The families as a Markdown table (docs/features.md holds its output): name, columns, module, settings."""
+    from mixrep.features.columns import family_columns
+
+    lines = ["| family | columns | module | own settings | what it measures |", "|---|---|---|---|---|"]
+    for name in FAMILIES:
+        family = FAMILIES.get(name)
+        module = family.compute.__module__
+        settings = f"`features.{name}` ({family.settings.__name__})" if family.settings else "—"
+        summary = family.summary.split(": ", 1)[-1].rstrip(".")
+        lines.append(f"| `{name}` | {len(family_columns(name))} | `{module}` | {settings} | {summary} |")
+    return "\n".join(lines)
