@@ -14,11 +14,17 @@ import yaml
 from scipy.signal import welch
 
 from mixrep.audio import read_stems, write_stems
-from mixrep.degrade import (FAULT_TYPES, DegradeConfig, iter_variants, mix, render_chain, render_variant,
+from mixrep.degrade import (FAULTS, DegradeSettings, iter_variants, mix, render_chain, render_variant,
                             sample_recipe)
 from mixrep.degrade.cli import main as degrade_main
-from mixrep.degrade.effects import (Compress, EqPeak, Expand, Gain, Highpass, Lowpass, Pan, Reverb, Tilt, Width,
-                                    make_effect)
+from mixrep.degrade.faults import make_effect
+from mixrep.degrade.faults.bandwidth import Highpass, Lowpass
+from mixrep.degrade.faults.dynamics import Compress, Expand
+from mixrep.degrade.faults.eq import EqPeak
+from mixrep.degrade.faults.gain import Gain
+from mixrep.degrade.faults.reverb import Reverb
+from mixrep.degrade.faults.stereo import Pan, Width
+from mixrep.degrade.faults.tilt import Tilt
 from mixrep.degrade.filters import tilt_response_db
 from mixrep.degrade.recipes import EffectSpec, variant_seed
 from mixrep.degrade.severity import SeverityMeter
@@ -70,13 +76,13 @@ def _response_db(effect, freqs_hz) -> np.ndarray:
     return 20 * np.log10(spectrum[np.round(np.asarray(freqs_hz)).astype(int)] + 1e-300)
 
 
-def _one_fault_config(name: str) -> DegradeConfig:
-    return DegradeConfig(faults=(name,), min_faults=1, max_faults=1)
+def _one_fault_config(name: str) -> DegradeSettings:
+    return DegradeSettings(faults=(name,), min_faults=1, max_faults=1)
 
 
 # ------------------------------------------------------------------------------------------------ recipes
 def test_recipe_is_a_pure_function_of_seed_track_and_variant():
-    config = DegradeConfig()
+    config = DegradeSettings()
     first = [sample_recipe("syn-rock-3", v, config, seed=7) for v in range(9)]
     again = [sample_recipe("syn-rock-3", v, config, seed=7) for v in reversed(range(9))][::-1]
     assert [r.effects_json() for r in first] == [r.effects_json() for r in again]
@@ -98,10 +104,10 @@ def test_variant_seed_is_stable_across_processes():
 
 
 def test_recipe_parameters_stay_in_their_config_ranges():
-    config = DegradeConfig.from_dict({"gain_db": [2.0, 4.0], "eq_peak": {"freq_hz": [200, 400]},
+    config = DegradeSettings.from_config({"gain_db": [2.0, 4.0], "eq_peak": {"freq_hz": [200, 400]},
                                       "bandwidth": {"order": 6, "lowpass_hz": [3000, 5000]},
                                       "recipe_pool": 300})  # 300 distinct pool recipes drawn below
-    counts = {name: 0 for name in FAULT_TYPES}
+    counts = {name: 0 for name in FAULTS.names()}
     for v in range(1, 301):
         recipe = sample_recipe(f"t{v % 7}", v, config, seed=1)
         names = [spec.effect.name for spec in recipe.effects]
@@ -140,26 +146,29 @@ def test_recipe_parameters_stay_in_their_config_ranges():
 
 def test_config_rejects_unknown_keys_and_bad_ranges(repo_root):
     with pytest.raises(ValueError, match="unknown keys.*colour"):
-        DegradeConfig.from_dict({"colour": 1})
+        DegradeSettings.from_config({"colour": 1})
     with pytest.raises(ValueError, match="eq_peak.gain_db"):
-        DegradeConfig.from_dict({"eq_peak": {"gain_db": [12, 3]}})
+        DegradeSettings.from_config({"eq_peak": {"gain_db": [12, 3]}})
     with pytest.raises(ValueError, match="unknown fault types"):
-        DegradeConfig.from_dict({"faults": ["gain", "flanger"]})
+        DegradeSettings.from_config({"faults": ["gain", "flanger"]})
     with pytest.raises(ValueError, match="unknown effect"):
         make_effect("flanger", {})
 
 
 def test_schema_defaults_match_the_dataclass_defaults(repo_root):
-    schema = yaml.safe_load((repo_root / "workflow/schemas/sections/degrade.schema.yaml").read_text())
+    """The degrade section as validated (YAML schema + the fault registry's patch) fills in DegradeSettings()."""
+    from mixrep.schema import assembled_schema
+
+    schema = assembled_schema(repo_root / "workflow/schemas/config.schema.yaml", modules=("mixrep.degrade.faults",))
     defaults = {}
-    for key, spec in schema["properties"].items():
+    for key, spec in schema["properties"]["degrade"]["properties"].items():
         if spec.get("type") == "object":
             defaults[key] = {sub: value["default"] for sub, value in spec["properties"].items()}
         else:
             defaults[key] = spec["default"]
-    assert DegradeConfig.from_dict(defaults) == DegradeConfig()
+    assert DegradeSettings.from_config(defaults) == DegradeSettings()
     config_yaml = yaml.safe_load((repo_root / "config.yaml").read_text())["degrade"]
-    assert DegradeConfig.from_dict(config_yaml) == DegradeConfig()
+    assert DegradeSettings.from_config(config_yaml) == DegradeSettings()
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -171,7 +180,7 @@ def test_variant_zero_is_the_plain_sum():
     assert np.array_equal(mix(rendered), stems.sum(axis=0, dtype=np.float32))
 
 
-@pytest.mark.parametrize("name", FAULT_TYPES)
+@pytest.mark.parametrize("name", FAULTS.names())
 def test_rerendering_a_recipe_is_bit_identical(name):
     stems = _stems(0.5, seed=3)
     recipe = sample_recipe("track", 1, _one_fault_config(name), seed=0)
@@ -341,7 +350,7 @@ def test_severity_grows_with_the_fault_magnitude(make):
 def test_a_hot_mix_gets_a_logged_headroom_gain(caplog):
     stems = _stems(1.0, seed=6)
     stems *= 0.99 / np.max(np.abs(mix(stems)))  # the reference peaks at -0.09 dBFS
-    config = DegradeConfig.from_dict({"variants_per_track": 3, "faults": ["gain"], "gain_db": [6.0, 6.0]})
+    config = DegradeSettings.from_config({"variants_per_track": 3, "faults": ["gain"], "gain_db": [6.0, 6.0]})
     with caplog.at_level(logging.WARNING, logger="mixrep.degrade.shard"):
         rows = degrade_track("hot", stems, config, seed=0)
     assert rows[0].headroom_gain_db == pytest.approx(-1.0 - rows[0].peak_dbfs, abs=1e-3)
@@ -372,7 +381,7 @@ def _write_shard(root, tracks: int, seconds: float = 0.5):
 
 def test_iter_variants_renders_every_recipe_row(tmp_path, monkeypatch):
     index, rows = _write_shard(tmp_path, tracks=2)
-    config = DegradeConfig.from_dict({"variants_per_track": 2})
+    config = DegradeSettings.from_config({"variants_per_track": 2})
     recipes = pd.DataFrame([vars(r) for row in rows
                             for r in degrade_track(row["track_id"], read_stems(tmp_path / row["stem_dir"]), config, 0)])
     monkeypatch.chdir(tmp_path)  # stem_dir is relative to the working directory

@@ -10,19 +10,19 @@ import pytest
 import torch
 
 import mixrep.pretrain.train as train_module
-from mixrep.degrade import DegradeConfig, sample_recipe
+from mixrep.degrade import DegradeSettings, sample_recipe
 from mixrep.degrade.recipes import NO_POOL, recipe_id_of, track_recipe_order
 from mixrep.evaluation.retrieval import across_content_units, within_content_units
 from mixrep.pretrain.config import PretrainSettings
 from mixrep.pretrain.data import ItemSet, attach_recipe_ids, prepare_items, recipe_epoch_pairs, recipe_pairs_per_epoch
 from mixrep.pretrain.retrieval import retrieval_scores
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 from mixrep.runs import FAMILIES
 
 
 # ------------------------------------------------------------------------------------------------ recipe pool
 def test_the_same_recipe_on_two_tracks_has_the_same_effects():
-    config = DegradeConfig(recipe_pool=16)
+    config = DegradeSettings(recipe_pool=16)
     by_id: dict[int, set[str]] = {}
     tracks_of: dict[int, set[str]] = {}
     for t in range(12):
@@ -41,7 +41,7 @@ def test_the_same_recipe_on_two_tracks_has_the_same_effects():
 
 
 def test_pool_draws_are_pure_and_follow_the_track_order():
-    config = DegradeConfig(recipe_pool=10, variants_per_track=3)
+    config = DegradeSettings(recipe_pool=10, variants_per_track=3)
     order = track_recipe_order(2, "a", 10)
     assert sorted(order.tolist()) == list(range(1, 11))
     assert [recipe_id_of("a", v, config, 2) for v in (1, 2, 3)] == order[:3].tolist()
@@ -57,16 +57,16 @@ def test_pool_draws_are_pure_and_follow_the_track_order():
 
 
 def test_pool_zero_draws_per_variant_and_small_pools_are_refused():
-    config = DegradeConfig(recipe_pool=0)
+    config = DegradeSettings(recipe_pool=0)
     recipe = sample_recipe("a", 1, config, 0)
     assert recipe.recipe_id == NO_POOL and recipe.effects
     assert sample_recipe("a", 0, config, 0).recipe_id == 0
     with pytest.raises(ValueError, match="recipe_pool=4 is smaller than variants_per_track=8"):
-        DegradeConfig(recipe_pool=4)
+        DegradeSettings(recipe_pool=4)
     with pytest.raises(ValueError, match="recipe_pool"):
-        DegradeConfig.from_dict({"recipe_pool": -1})
+        DegradeSettings.from_config({"recipe_pool": -1})
     with pytest.raises(ValueError, match="needs more than the degrade.recipe_pool=8"):
-        sample_recipe("a", 9, DegradeConfig(recipe_pool=8), 0)
+        sample_recipe("a", 9, DegradeSettings(recipe_pool=8), 0)
 
 
 # ------------------------------------------------------------------------------------------------ same_recipe batches

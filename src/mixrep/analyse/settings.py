@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mixrep.degrade.config import DegradeConfig
+from mixrep.degrade.config import DegradeSettings
 from mixrep.features.settings import FeatureSettings
 from mixrep.pretrain.config import PretrainSettings
 
@@ -19,7 +19,7 @@ class AnalyseSettings:
     """
 
     seed: int
-    degrade: DegradeConfig
+    degrade: DegradeSettings
     features: FeatureSettings
     pretrain: PretrainSettings
     excerpt_s: float | None = 12.0
@@ -33,6 +33,6 @@ class AnalyseSettings:
         excerpt = analysis.get("excerpt_s", 12.0)
         if excerpt is not None and excerpt <= 0:
             raise ValueError(f"analysis.excerpt_s must be positive or null, got {excerpt}")
-        return cls(seed=int(settings.get("seed", 0)), degrade=DegradeConfig.from_dict(settings.get("degrade")),
+        return cls(seed=int(settings.get("seed", 0)), degrade=DegradeSettings.from_config(settings.get("degrade")),
                    features=FeatureSettings.from_mapping(settings.get("features")),
                    pretrain=PretrainSettings.from_settings(settings), excerpt_s=excerpt)

@@ -5,9 +5,10 @@ Public API (docs/CONTRACTS.md): `render_variant(stems, effects, sample_rate) -> 
 The severity scale is defined in `mixrep.degrade.severity`.
 """
 
-from mixrep.degrade.config import FAULT_TYPES, DegradeConfig
+from mixrep.degrade.config import DegradeSettings
+from mixrep.degrade.faults import FAULTS
 from mixrep.degrade.recipes import EffectSpec, Recipe, sample_recipe, variant_seed
 from mixrep.degrade.render import iter_variants, mix, render_chain, render_variant
 
-__all__ = ["FAULT_TYPES", "DegradeConfig", "EffectSpec", "Recipe", "iter_variants", "mix", "render_chain",
+__all__ = ["FAULTS", "DegradeSettings", "EffectSpec", "Recipe", "iter_variants", "mix", "render_chain",
            "render_variant", "sample_recipe", "variant_seed"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixrep.degrade.config import DegradeConfig
+from mixrep.degrade.config import DegradeSettings
 from mixrep.degrade.shard import degrade_shard
 from mixrep.settings import add_settings_argument, load_settings
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = load_settings(args.settings)
     try:
-        config = DegradeConfig.from_dict(settings.get("degrade"))
+        config = DegradeSettings.from_config(settings.get("degrade"))
     except ValueError as exc:
         print(f"mixrep degrade: bad settings: {exc}", file=sys.stderr)
         return 2

@@ -1,11 +1,10 @@
-"""Settings of the degrade stage: the ranges every fault parameter is drawn from.
+"""Settings of the degrade stage: how many variants, which faults, and the ranges they are drawn from.
 
-The `degrade` section of config.yaml (schema: workflow/schemas/sections/degrade.schema.yaml) is turned into
-frozen dataclasses here, once, so that the drawing code reads typed fields instead of nested dicts and an
-unknown key fails at the door with its name rather than deep inside a draw.
-
-Ranges are `[low, high]` pairs. For signed parameters (gain, EQ gain, tilt, pan) the range is the
-*magnitude* and the sign is drawn separately, so a fault is never drawn as a near no-op.
+The `degrade` section of config.yaml (schema: workflow/schemas/sections/degrade.schema.yaml, plus the fault
+sections that `mixrep.degrade.faults.schema_patch` inserts) is turned into frozen dataclasses here, once, so
+that the drawing code reads typed fields instead of nested dicts and an unknown key fails at the door with
+its name rather than deep inside a draw. The fault sections (`eq_peak`, `eq_shelf`, `tilt`, ...) are not
+spelled out here: they are built from the fault registry, each into its fault's settings dataclass.
 """
 
 from __future__ import annotations
@@ -13,105 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-#: Every fault the stage knows, in a fixed order (the order fault types are drawn from).
-FAULT_TYPES: tuple[str, ...] = (
-    "gain", "eq_peak", "eq_low_shelf", "eq_high_shelf", "tilt",
-    "compress", "expand", "highpass", "lowpass", "reverb", "pan", "width",
-)
+import numpy as np
 
-Range = tuple[float, float]
+from mixrep.degrade.effects import Effect
+from mixrep.degrade.faults import FAULTS, fault_sections
+from mixrep.degrade.ranges import check_ranges
+from mixrep.schema import build_settings
 
-
-def _range(value: Any, name: str) -> Range:
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"degrade.{name}: expected a [low, high] pair, got {value!r}") from None
-    if low > high:
-        raise ValueError(f"degrade.{name}: low {low} > high {high}")
-    return low, high
+_FAULT_SETTINGS = "fault_settings"
 
 
-def _build(cls: type, data: Mapping[str, Any] | None, prefix: str) -> Any:
-    """A dataclass from a mapping: known keys only, pairs turned into ranges."""
-    data = dict(data or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"{prefix}: unknown keys {unknown} (known: {sorted(known)})")
-    defaults = cls()
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        if isinstance(getattr(defaults, name), tuple):
-            kwargs[name] = _range(value, f"{prefix}.{name}")
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+def default_fault_settings() -> dict[str, Any]:
+    """Every fault section at its defaults: config key -> settings instance."""
+    return {key: fault.settings() for key, fault in fault_sections().items()}
 
 
 @dataclass(frozen=True)
-class EqPeakRanges:
-    freq_hz: Range = (100.0, 8000.0)   # centre frequency, drawn log-uniformly
-    gain_db: Range = (3.0, 12.0)       # magnitude, random sign
-    q: Range = (0.5, 4.0)              # drawn log-uniformly
-
-
-@dataclass(frozen=True)
-class EqShelfRanges:
-    low_freq_hz: Range = (80.0, 400.0)       # low-shelf corner, log-uniform
-    high_freq_hz: Range = (2000.0, 10000.0)  # high-shelf corner, log-uniform
-    gain_db: Range = (3.0, 12.0)             # magnitude, random sign
-    q: float = 0.7071                        # shelf slope (Butterworth-like, no overshoot)
-
-
-@dataclass(frozen=True)
-class TiltRanges:
-    db_per_octave: Range = (0.5, 3.0)  # magnitude, random sign
-    pivot_hz: float = 1000.0           # the tilt is 0 dB here
-    low_hz: float = 20.0               # below: held at the tilt's value at low_hz
-    high_hz: float = 20000.0           # above: held at the tilt's value at high_hz
-
-
-@dataclass(frozen=True)
-class CompressRanges:
-    threshold_rel_db: Range = (-24.0, -6.0)  # relative to the stem's RMS level
-    ratio: Range = (2.0, 10.0)
-    attack_ms: Range = (1.0, 30.0)
-    release_ms: Range = (50.0, 400.0)
-    makeup_db: Range = (0.0, 6.0)
-
-
-@dataclass(frozen=True)
-class ExpandRanges:
-    threshold_rel_db: Range = (-12.0, 0.0)  # relative to the stem's RMS level
-    ratio: Range = (1.5, 4.0)               # downward expansion ratio (dB out per dB in, below threshold)
-    attack_ms: Range = (1.0, 10.0)          # how fast the gain opens
-    release_ms: Range = (50.0, 300.0)       # how fast the gain closes
-    range_db: float = 40.0                  # most attenuation the expander applies
-
-
-@dataclass(frozen=True)
-class BandwidthRanges:
-    order: int = 8                           # Butterworth order (slope 6.02 dB/octave per order)
-    highpass_hz: Range = (80.0, 800.0)       # log-uniform
-    lowpass_hz: Range = (2000.0, 12000.0)    # log-uniform
-
-
-@dataclass(frozen=True)
-class ReverbRanges:
-    wet_level: Range = (0.05, 0.5)
-    room_size: Range = (0.3, 0.95)
-    damping: Range = (0.1, 0.7)
-
-
-@dataclass(frozen=True)
-class WidthRanges:
-    narrow: Range = (0.0, 0.7)  # side gain when narrowing (0 = mono)
-    wide: Range = (1.4, 2.5)    # side gain when widening
-
-
-@dataclass(frozen=True)
-class SeverityConfig:
+class SeveritySettings:
     """Just-noticeable differences and measurement settings of the severity scale (see severity.py)."""
 
     jnd_level_db: float = 1.0      # band level
@@ -123,32 +40,23 @@ class SeverityConfig:
 
 
 @dataclass(frozen=True)
-class DegradeConfig:
-    """The whole `degrade` config section."""
+class DegradeSettings:
+    """The whole `degrade` config section; `fault_settings` maps each fault section's key to its settings."""
 
     variants_per_track: int = 8
     recipe_pool: int = 64  # recipes shared by all tracks (0: one recipe per track x variant; recipes.py)
     min_faults: int = 1
     max_faults: int = 3
-    faults: tuple[str, ...] = FAULT_TYPES
-    gain_db: Range = (1.0, 9.0)
-    pan: Range = (0.1, 0.7)
-    eq_peak: EqPeakRanges = field(default_factory=EqPeakRanges)
-    eq_shelf: EqShelfRanges = field(default_factory=EqShelfRanges)
-    tilt: TiltRanges = field(default_factory=TiltRanges)
-    compress: CompressRanges = field(default_factory=CompressRanges)
-    expand: ExpandRanges = field(default_factory=ExpandRanges)
-    bandwidth: BandwidthRanges = field(default_factory=BandwidthRanges)
-    reverb: ReverbRanges = field(default_factory=ReverbRanges)
-    width: WidthRanges = field(default_factory=WidthRanges)
+    faults: tuple[str, ...] = field(default_factory=FAULTS.names)  # every registered fault
     clip_threshold_dbfs: float = -0.1
     headroom_target_dbfs: float = -1.0
-    severity: SeverityConfig = field(default_factory=SeverityConfig)
+    severity: SeveritySettings = field(default_factory=SeveritySettings)
+    fault_settings: Mapping[str, Any] = field(default_factory=default_fault_settings)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.faults) - set(FAULT_TYPES))
+        unknown = sorted(set(self.faults) - set(FAULTS.names()))
         if unknown:
-            raise ValueError(f"degrade.faults: unknown fault types {unknown} (known: {list(FAULT_TYPES)})")
+            raise ValueError(f"degrade.faults: unknown fault types {unknown} (known: {list(FAULTS.names())})")
         if not self.faults:
             raise ValueError("degrade.faults: at least one fault type is needed")
         if not 1 <= self.min_faults <= self.max_faults:
@@ -165,26 +73,44 @@ class DegradeConfig:
                              f"{self.variants_per_track}: a track's variants need distinct recipes")
         if self.headroom_target_dbfs > self.clip_threshold_dbfs:
             raise ValueError("degrade.headroom_target_dbfs must not exceed clip_threshold_dbfs")
+        for key, fault in fault_sections().items():
+            if not isinstance(self.fault_settings.get(key), fault.settings):
+                raise ValueError(f"degrade.{key}: expected {fault.settings.__name__} settings, "
+                                 f"got {self.fault_settings.get(key)!r}")
+
+    def settings_of(self, fault: str) -> Any:
+        """The settings fault `fault` is drawn from."""
+        return self.fault_settings[FAULTS.get(fault).key]
+
+    def draw(self, fault: str, rng: np.random.Generator) -> Effect:
+        """One effect of fault `fault`, its parameters drawn from `rng` and this config's ranges."""
+        return FAULTS.get(fault).draw(rng, self.settings_of(fault))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "DegradeConfig":
-        """Build from the config section; missing keys take the defaults above (= the schema's)."""
-        data = dict(data or {})
-        nested = {"eq_peak": EqPeakRanges, "eq_shelf": EqShelfRanges, "tilt": TiltRanges,
-                  "compress": CompressRanges, "expand": ExpandRanges, "bandwidth": BandwidthRanges,
-                  "reverb": ReverbRanges, "width": WidthRanges, "severity": SeverityConfig}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+    def from_config(cls, section: Mapping[str, Any] | None) -> DegradeSettings:
+        """Build from the `degrade` config section; missing keys take the defaults of the dataclasses."""
+        data = dict(section or {})
+        sections = fault_sections()
+        core = {f.name for f in fields(cls)} - {_FAULT_SETTINGS}
+        unknown = sorted(set(data) - core - set(sections))
         if unknown:
-            raise ValueError(f"degrade: unknown keys {unknown} (known: {sorted(known)})")
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            if name in nested:
-                kwargs[name] = _build(nested[name], value, f"degrade.{name}")
-            elif name in ("gain_db", "pan"):
-                kwargs[name] = _range(value, name)
-            elif name == "faults":
-                kwargs[name] = tuple(str(v) for v in value)
+            raise ValueError(f"degrade: unknown keys {unknown} (known: {sorted(core | set(sections))})")
+        built: dict[str, Any] = {}
+        for key, fault in sections.items():
+            where = f"degrade.{key}"
+            if not fault.flat:
+                built[key] = build_settings(fault.settings, data.pop(key, None), where)
+            elif key in data:
+                built[key] = fault.settings(_pair(data.pop(key), where))
             else:
-                kwargs[name] = value
-        return cls(**kwargs)
+                built[key] = fault.settings()
+            check_ranges(built[key], where, flat=fault.flat)
+        return build_settings(cls, {**data, _FAULT_SETTINGS: built}, "degrade")
+
+
+def _pair(value: Any, where: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected a [low, high] pair, got {value!r}") from None
+    return low, high

@@ -13,7 +13,8 @@ With `recipe_pool: 0` every (track, variant) draws its own recipe from (master s
 Track ids are hashed with SHA-256 (stable across processes and machines, unlike Python's salted `hash()`)
 and fed into numpy `SeedSequence`s, so the recipes of a shard are identical whatever order, process or number
 of cores draws them. A recipe draws `min_faults..max_faults` distinct fault types (at most as many as are
-enabled) (in the order of `degrade.faults`), each on a uniformly drawn stem, parameters from the config ranges.
+enabled) (in the order of `degrade.faults`), each on a uniformly drawn stem, its parameters drawn by the fault's
+own `draw` (mixrep.degrade.faults) from its config section.
 """
 
 from __future__ import annotations
@@ -21,20 +22,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from mixrep.degrade.config import DegradeConfig, Range
-from mixrep.degrade.effects import (Compress, Effect, EqHighShelf, EqLowShelf, EqPeak, Expand, Gain, Highpass,
-                                    Lowpass, Pan, Reverb, Tilt, Width, make_effect)
+from mixrep.degrade.config import DegradeSettings
+from mixrep.degrade.faults import make_effect
 from mixrep.stems import STEMS
 
 ALL_STEMS = "all"
 NO_POOL = -1  # recipe_id of a variant drawn per (track, variant) (recipe_pool: 0)
 _RECIPE_TAG = 0x5EC1  # seed-sequence words that keep pool draws apart from per-variant draws
 _ORDER_TAG = 0x0DE5
-_DECIMALS = 3  # parameters are rounded so recipes read well; rendering uses the rounded values
 
 
 @dataclass(frozen=True)
@@ -111,64 +110,6 @@ def variant_seed(seed: int, track_id: str, variant_id: int) -> int:
     return int((int(high) & 0x7FFFFFFF) << 32 | int(low))
 
 
-def _round(value: float) -> float:
-    return round(float(value), _DECIMALS)
-
-
-def _uniform(rng: np.random.Generator, bounds: Range) -> float:
-    return _round(rng.uniform(*bounds))
-
-
-def _log_uniform(rng: np.random.Generator, bounds: Range) -> float:
-    low, high = bounds
-    if low <= 0:
-        raise ValueError(f"log-uniform range needs positive bounds, got {bounds}")
-    return _round(np.exp(rng.uniform(np.log(low), np.log(high))))
-
-
-def _signed(rng: np.random.Generator, bounds: Range) -> float:
-    sign = 1.0 if rng.random() < 0.5 else -1.0
-    return _round(sign * rng.uniform(*bounds))
-
-
-def _draw_width(rng: np.random.Generator, config: DegradeConfig) -> Effect:
-    bounds = config.width.wide if rng.random() < 0.5 else config.width.narrow
-    return Width(width=_uniform(rng, bounds))
-
-
-_DRAWERS: dict[str, Callable[[np.random.Generator, DegradeConfig], Effect]] = {
-    "gain": lambda rng, c: Gain(gain_db=_signed(rng, c.gain_db)),
-    "eq_peak": lambda rng, c: EqPeak(freq_hz=_log_uniform(rng, c.eq_peak.freq_hz),
-                                     gain_db=_signed(rng, c.eq_peak.gain_db),
-                                     q=_log_uniform(rng, c.eq_peak.q)),
-    "eq_low_shelf": lambda rng, c: EqLowShelf(freq_hz=_log_uniform(rng, c.eq_shelf.low_freq_hz),
-                                              gain_db=_signed(rng, c.eq_shelf.gain_db), q=c.eq_shelf.q),
-    "eq_high_shelf": lambda rng, c: EqHighShelf(freq_hz=_log_uniform(rng, c.eq_shelf.high_freq_hz),
-                                                gain_db=_signed(rng, c.eq_shelf.gain_db), q=c.eq_shelf.q),
-    "tilt": lambda rng, c: Tilt(db_per_octave=_signed(rng, c.tilt.db_per_octave), pivot_hz=c.tilt.pivot_hz,
-                                low_hz=c.tilt.low_hz, high_hz=c.tilt.high_hz),
-    "compress": lambda rng, c: Compress(threshold_rel_db=_uniform(rng, c.compress.threshold_rel_db),
-                                        ratio=_uniform(rng, c.compress.ratio),
-                                        attack_ms=_log_uniform(rng, c.compress.attack_ms),
-                                        release_ms=_log_uniform(rng, c.compress.release_ms),
-                                        makeup_db=_uniform(rng, c.compress.makeup_db)),
-    "expand": lambda rng, c: Expand(threshold_rel_db=_uniform(rng, c.expand.threshold_rel_db),
-                                    ratio=_uniform(rng, c.expand.ratio),
-                                    attack_ms=_log_uniform(rng, c.expand.attack_ms),
-                                    release_ms=_log_uniform(rng, c.expand.release_ms),
-                                    range_db=c.expand.range_db),
-    "highpass": lambda rng, c: Highpass(cutoff_hz=_log_uniform(rng, c.bandwidth.highpass_hz),
-                                        order=c.bandwidth.order),
-    "lowpass": lambda rng, c: Lowpass(cutoff_hz=_log_uniform(rng, c.bandwidth.lowpass_hz),
-                                      order=c.bandwidth.order),
-    "reverb": lambda rng, c: Reverb(wet_level=_uniform(rng, c.reverb.wet_level),
-                                    room_size=_uniform(rng, c.reverb.room_size),
-                                    damping=_uniform(rng, c.reverb.damping)),
-    "pan": lambda rng, c: Pan(position=_signed(rng, c.pan)),
-    "width": _draw_width,
-}
-
-
 def recipe_seed_sequence(seed: int, recipe_id: int) -> np.random.SeedSequence:
     """The generator of pool recipe `recipe_id`: (master seed, recipe_id) only, never the track."""
     return np.random.SeedSequence([int(seed), _RECIPE_TAG, int(recipe_id)])
@@ -180,7 +121,7 @@ def track_recipe_order(seed: int, track_id: str, pool: int) -> np.ndarray:
     return rng.permutation(int(pool)).astype(np.int64) + 1
 
 
-def recipe_id_of(track_id: str, variant_id: int, config: DegradeConfig, seed: int) -> int:
+def recipe_id_of(track_id: str, variant_id: int, config: DegradeSettings, seed: int) -> int:
     """recipe_id of one (track, variant): 0 for the reference, the pool id, or -1 without a pool."""
     if variant_id < 0:
         raise ValueError(f"variant_id must be >= 0, got {variant_id}")
@@ -194,7 +135,7 @@ def recipe_id_of(track_id: str, variant_id: int, config: DegradeConfig, seed: in
     return int(track_recipe_order(seed, track_id, config.recipe_pool)[variant_id - 1])
 
 
-def draw_effects(rng: np.random.Generator, config: DegradeConfig) -> tuple[EffectSpec, ...]:
+def draw_effects(rng: np.random.Generator, config: DegradeSettings) -> tuple[EffectSpec, ...]:
     """One recipe's effect chain from `rng`: distinct fault types, each on a drawn stem."""
     most = min(config.max_faults, len(config.faults))  # distinct types: at most as many as are enabled
     count = int(rng.integers(config.min_faults, most + 1))
@@ -203,18 +144,18 @@ def draw_effects(rng: np.random.Generator, config: DegradeConfig) -> tuple[Effec
     for index in chosen:
         name = config.faults[int(index)]
         stem = STEMS[int(rng.integers(len(STEMS)))]
-        specs.append(EffectSpec(stem, _DRAWERS[name](rng, config)))
+        specs.append(EffectSpec(stem, config.draw(name, rng)))
     return tuple(specs)
 
 
-def pool_effects(recipe_id: int, config: DegradeConfig, seed: int = 0) -> tuple[EffectSpec, ...]:
+def pool_effects(recipe_id: int, config: DegradeSettings, seed: int = 0) -> tuple[EffectSpec, ...]:
     """The effects of pool recipe `recipe_id` (1..P): the same for every track it is applied to."""
     if not 1 <= recipe_id <= max(config.recipe_pool, 0):
         raise ValueError(f"recipe_id must be in 1..{config.recipe_pool}, got {recipe_id}")
     return draw_effects(np.random.default_rng(recipe_seed_sequence(seed, recipe_id)), config)
 
 
-def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict | None = None,
+def sample_recipe(track_id: str, variant_id: int, config: DegradeSettings | dict | None = None,
                   seed: int = 0) -> Recipe:
     """Draw the recipe of one (track, variant); a pure function of its arguments.
 
@@ -223,8 +164,8 @@ def sample_recipe(track_id: str, variant_id: int, config: DegradeConfig | dict |
     Compressor/expander thresholds stay relative (`threshold_db=None`) until rendering resolves them
     against the stem (render.render_chain), which the degrade rule writes back into the recipe.
     """
-    if not isinstance(config, DegradeConfig):
-        config = DegradeConfig.from_dict(config)
+    if not isinstance(config, DegradeSettings):
+        config = DegradeSettings.from_config(config)
     recipe_id = recipe_id_of(track_id, variant_id, config, seed)
     this_seed = variant_seed(seed, track_id, variant_id)
     if variant_id == 0:

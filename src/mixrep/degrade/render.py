@@ -8,7 +8,6 @@ so rendering a recipe twice gives bit-identical float32 audio).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -16,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from mixrep.audio import read_stems
-from mixrep.degrade.effects import Compress, Expand
 from mixrep.degrade.recipes import ALL_STEMS, EffectSpec, effects_from_json
 from mixrep.stems import SAMPLE_RATE, STEMS
+from mixrep.tables import read_table
 
 #: observer(spec, stem_index, before, after): called after each single-stem effect (severity.SeverityMeter)
 Observer = Callable[[EffectSpec, int, np.ndarray, np.ndarray], None]
@@ -38,11 +37,9 @@ def mix(stems: np.ndarray) -> np.ndarray:
 
 
 def _resolve(spec: EffectSpec, audio: np.ndarray) -> EffectSpec:
-    """Fix a relative compressor/expander threshold to dBFS against the stem as it enters the effect."""
-    effect = spec.effect
-    if isinstance(effect, (Compress, Expand)) and effect.threshold_db is None:
-        return EffectSpec(spec.stem, replace(effect, threshold_db=round(effect.absolute_threshold_db(audio), 3)))
-    return spec
+    """Fix audio-relative parameters (compressor/expander thresholds) against the stem as it enters the effect."""
+    effect = spec.effect.resolved(audio)
+    return spec if effect is spec.effect else EffectSpec(spec.stem, effect)
 
 
 def render_chain(stems: np.ndarray, effects: str | Sequence[Any], sample_rate: int = SAMPLE_RATE,
@@ -95,8 +92,9 @@ def iter_variants(stems_index: str | Path, recipes: str | Path | pd.DataFrame, r
     them. `stem_dir` in the stems index is relative to `root` (default: the working directory, which in
     the workflow is the repository root). A track of the recipes missing from the index raises ValueError.
     """
-    index = pd.read_parquet(stems_index, columns=["track_id", "stem_dir"])
-    table = recipes if isinstance(recipes, pd.DataFrame) else pd.read_parquet(recipes)
+    index = read_table(stems_index, "stems index", columns=("track_id", "stem_dir"), text_columns=("track_id",))
+    table = recipes if isinstance(recipes, pd.DataFrame) else read_table(
+        recipes, "recipes", columns=("track_id", "variant_id", "effects"), text_columns=("track_id",))
     missing = sorted(set(table["track_id"]) - set(index["track_id"]))
     if missing:
         source = "recipes" if isinstance(recipes, pd.DataFrame) else str(recipes)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import welch
 
-from mixrep.degrade.config import SeverityConfig
+from mixrep.degrade.config import SeveritySettings
 from mixrep.degrade.recipes import EffectSpec
 
 _EPS = 1e-20
@@ -97,7 +97,7 @@ def profile(mix: np.ndarray, sample_rate: int) -> MixProfile:
     return MixProfile(power, spread, correlation)
 
 
-def compare(before: MixProfile, after: MixProfile, config: SeverityConfig,
+def compare(before: MixProfile, after: MixProfile, config: SeveritySettings,
             effect: str = "", stem: str = "") -> FaultSeverity:
     """The JND-scaled difference between two mix profiles (see the module docstring)."""
     total_before = before.band_power.sum(axis=0)
@@ -126,7 +126,7 @@ class SeverityMeter:
 
     reference_mix: np.ndarray
     sample_rate: int
-    config: SeverityConfig = field(default_factory=SeverityConfig)
+    config: SeveritySettings = field(default_factory=SeveritySettings)
     faults: list[FaultSeverity] = field(default_factory=list)
 
     def __post_init__(self) -> None:

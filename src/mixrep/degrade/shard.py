@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from mixrep.audio import AudioError, read_stems, write_audio
-from mixrep.degrade.config import DegradeConfig
-from mixrep.degrade.effects import Headroom
+from mixrep.degrade.config import DegradeSettings
+from mixrep.degrade.faults.gain import Headroom
 from mixrep.degrade.recipes import ALL_STEMS, EffectSpec, Recipe, effects_to_json, sample_recipe
 from mixrep.degrade.render import mix, render_chain
 from mixrep.degrade.severity import SeverityMeter
+from mixrep.errors import Rejected
 from mixrep.stems import SAMPLE_RATE, STEMS, track_dirname
+from mixrep.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +48,12 @@ class VariantRow:
     recipe_id: int = -1  # 0 reference, 1..P the shared pool recipe, -1 without a pool (recipes.py)
 
 
-@dataclass(frozen=True)
-class Rejected:
-    track_id: str
-    reason: str
-
-
 def peak_dbfs(audio: np.ndarray) -> float:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
 
 
-def render_track_variants(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
+def render_track_variants(track_id: str, stems: np.ndarray, config: DegradeSettings, seed: int,
                           sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[VariantRow, np.ndarray]]:
     """Every variant of one track, rendered once each: its recipe row and its stems (4, 2, N) as delivered.
 
@@ -88,7 +84,7 @@ def render_track_variants(track_id: str, stems: np.ndarray, config: DegradeConfi
         yield row, rendered
 
 
-def degrade_track(track_id: str, stems: np.ndarray, config: DegradeConfig, seed: int,
+def degrade_track(track_id: str, stems: np.ndarray, config: DegradeSettings, seed: int,
                   sample_rate: int = SAMPLE_RATE, audio_dir: Path | None = None) -> list[VariantRow]:
     """All variants of one track, rendered once each; with `audio_dir`, their mixes are written as WAV."""
     rows = []
@@ -103,14 +99,7 @@ def degrade_track(track_id: str, stems: np.ndarray, config: DegradeConfig, seed:
 def shard_tracks(stems_index: str | Path, root: str | Path | None = None,
                  ) -> tuple[list[tuple[str, Path]], list[Rejected]]:
     """(track_id, stem folder) of every separated track of a stems index, sorted by id, and those that failed."""
-    stems_index = Path(stems_index)
-    try:
-        index = pd.read_parquet(stems_index)
-    except Exception as exc:
-        raise ValueError(f"{stems_index}: cannot read the stems index ({exc.__class__.__name__}: {exc})") from None
-    missing = {"track_id", "stem_dir"} - set(index.columns)
-    if missing:
-        raise ValueError(f"{stems_index}: the stems index lacks the columns {sorted(missing)}")
+    index = read_table(stems_index, "stems index", columns=("track_id", "stem_dir"), text_columns=("track_id",))
     base = Path(root) if root is not None else Path.cwd()
     rejected: list[Rejected] = []
     if "status" in index.columns:  # tracks the separation stage could not separate carry its reason on
@@ -139,7 +128,7 @@ def recipe_table(rows: list[VariantRow]) -> pd.DataFrame:
                          "peak_dbfs": "float64", "headroom_gain_db": "float64", "recipe_id": "int64"})
 
 
-def degrade_shard(stems_index: str | Path, config: DegradeConfig, seed: int, root: str | Path | None = None,
+def degrade_shard(stems_index: str | Path, config: DegradeSettings, seed: int, root: str | Path | None = None,
                   audio_dir: str | Path | None = None,
                   sample_rate: int = SAMPLE_RATE) -> tuple[pd.DataFrame, list[Rejected]]:
     """Recipes of every track of a stems index (sorted by track id) and the tracks that could not be used."""
