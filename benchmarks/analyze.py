@@ -1,6 +1,6 @@
 """Seconds and peak memory of `mixrep analyze` on a 30 s, a 5-minute and a 20-minute file (2 cores).
 
-The bundle is the tiny random-weight one of `mixrep.apps.toy` and the stems are given (`--stems`), so the
+The bundle is the tiny random-weight one of `tests/fixtures/toy_bundle.py` and the stems are given (`--stems`), so the
 numbers measure reading, feature extraction, the timeline and the encoder, chunk by chunk (30 s chunks), not a
 real separator. Each run is a fresh subprocess; its peak RSS is VmHWM from /proc/self/status read at the end of
 that process. Flat memory means the 20-minute row's peak RSS is about the 30 s row's.
@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/fixtures: the toy corpus / bundle
 
 CHILD = """
 import json, sys, torch
@@ -47,7 +49,7 @@ def main() -> int:
     parser.add_argument("--work", default=None)
     parser.add_argument("--durations", type=float, nargs="+", default=[30.0, 300.0, 1200.0])
     args = parser.parse_args()
-    from mixrep.apps.toy import build_toy_bundle, toy_stems
+    from fixtures.toy_bundle import build_toy_bundle, toy_stems
     from mixrep.stems import STEMS
 
     work = Path(args.work or tempfile.mkdtemp(prefix="mixrep-analyze-bench-"))

@@ -4,7 +4,7 @@ Usage:
     python benchmarks/pretrain.py [--threads 1] [--steps 30] [--mels results/mels/*.npz
         --features results/features.parquet --manifest results/manifest/manifest.parquet]
 
-Without --mels a synthetic stand-in corpus (mixrep.pretrain.toy) of the default shape is generated:
+Without --mels a synthetic stand-in corpus (tests/fixtures/toy_corpus.py) of the default shape is generated:
 96 tracks x 9 variants x 3 s (the default `mel_max_s`). The reference rows use the straightforward data
 path (a fancy-indexed numpy gather over the time axis followed by a numpy float32 cast) measured in the
 same run, so the ratio shows what the slice-and-widen path buys. The "store" row reads the same segments from
@@ -30,6 +30,8 @@ from mixrep.pretrain.data import gather_segments, prepare_items, sample_pair_sta
 from mixrep.pretrain.mels import MelShard, MelStore, load_mel_bank
 from mixrep.runs import FAMILIES
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/fixtures: the toy corpus / bundle
+
 
 def naive_gather(bank: MelShard, mel_index: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
     frames = bank.offsets[mel_index][:, None] + starts[:, None] + np.arange(length)[None, :]
@@ -48,7 +50,7 @@ def load(args: argparse.Namespace, settings: PretrainSettings):
         features, manifest = pd.read_parquet(args.features), pd.read_parquet(args.manifest)
         source = f"{len(args.mels)} mel shards"
     else:
-        from mixrep.pretrain.toy import make_toy_corpus
+        from fixtures.toy_corpus import make_toy_corpus
 
         corpus = make_toy_corpus(n_tracks=args.tracks, n_variants=9, seconds=settings.mel_max_s or 3.0, seed=0)
         bank, features, manifest = corpus.bank, corpus.features, corpus.manifest

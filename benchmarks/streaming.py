@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/fixtures: the toy corpus / bundle
+
 FRAMES_PER_ITEM = 517  # 3 s at 44.1 kHz, hop 256
 VARIANTS = 9
 TRACKS_PER_SHARD = 12
@@ -60,7 +62,7 @@ def write_corpus(root: Path, tracks: int, seed: int = 0) -> dict[str, object]:
 
     from mixrep.model.frontend import MelConfig
     from mixrep.pretrain.mels import MelShard
-    from mixrep.pretrain.toy import make_toy_corpus
+    from fixtures.toy_corpus import make_toy_corpus
 
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

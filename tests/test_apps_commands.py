@@ -19,7 +19,7 @@ from mixrep.apps.analyze import AnalyzeSettings, analyze_file
 from mixrep.apps.bundle import load_bundle
 from mixrep.apps.compare import compare_records
 from mixrep.apps.inputs import iter_chunks, scan
-from mixrep.apps.toy import build_toy_bundle, toy_stems
+from fixtures.toy_bundle import build_toy_bundle, toy_stems
 from mixrep.audio import write_audio, write_stems
 from mixrep.cli import main
 from mixrep.stems import SAMPLE_RATE

@@ -17,7 +17,7 @@ from mixrep.model.frontend import MelFrontend
 from mixrep.pretrain import load_encoder
 from mixrep.pretrain.cli import embed_main, mels_main, pretrain_main
 from mixrep.pretrain.mels import load_mel_shard
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 
 SETTINGS = {"seed": 0, "pretrain": {
     "preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2, "patch_frames": 8}},

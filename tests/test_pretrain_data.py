@@ -10,7 +10,7 @@ from mixrep.model.frontend import MelConfig
 from mixrep.pretrain.data import (epoch_batches, fit_feature_stats, gather_segments, item_features,
                                   prepare_items, sample_pair_starts, window_starts)
 from mixrep.pretrain.mels import build_mel_shard, centre_crop, concat_shards, load_mel_bank, load_mel_shard
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 
 
 def variants(n_tracks: int, n_variants: int, samples: int):

@@ -31,7 +31,7 @@ from mixrep.pretrain.data import gather_segments, prepare_items, sample_pair_sta
 from mixrep.pretrain.distributed import Ranks, dropout_seed, launch
 from mixrep.pretrain.embed import encode_segments, to_device
 from mixrep.pretrain.mels import MelStore
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 from mixrep.pretrain.train import RESUME_NAME, input_stats, train_encoder
 from mixrep.runs import FAMILIES
 

@@ -13,7 +13,7 @@ from mixrep.pretrain.config import PretrainSettings
 from mixrep.pretrain.data import epoch_batches, gather_segments, prepare_items, sample_pair_starts
 from mixrep.pretrain.embed import embed_items
 from mixrep.pretrain.mels import MelShard, MelStore, load_mel_bank
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 from mixrep.pretrain.train import input_stats, train_encoder
 from mixrep.runs import FAMILIES
 

@@ -8,7 +8,7 @@ import torch
 
 from mixrep.pretrain.config import PretrainSettings
 from mixrep.pretrain.data import prepare_items
-from mixrep.pretrain.toy import make_toy_corpus
+from fixtures.toy_corpus import make_toy_corpus
 from mixrep.pretrain.train import RESUME_NAME, lr_factor, train_encoder
 from mixrep.runs import FAMILIES
 
