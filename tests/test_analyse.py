@@ -13,7 +13,7 @@ import torch
 import mixrep.analyse.shard as analyse_shard_module
 from mixrep.analyse import read_stems_excerpt, view_windows
 from mixrep.analyse.cli import main
-from mixrep.analyse.excerpt import excerpt_bounds
+from mixrep.signal.excerpt import excerpt_bounds
 from mixrep.analyse.outputs import read_segment_table
 from mixrep.audio import read_stems, write_stems
 from mixrep.degrade.cli import main as degrade_main

@@ -1,7 +1,8 @@
-"""BS.1770 / EBU R128 loudness of mixrep.features.loudness against the EBU test cases (generated here).
+"""BS.1770 / EBU R128 loudness of mixrep.signal.loudness against the EBU test cases (generated here).
 
 EBU Tech 3341 v3 cases 1-5 (integrated) and 9 (short-term), EBU Tech 3342 cases 1-4 (loudness range),
-at 44.1 and 48 kHz; plus agreement with pyloudnorm's DeMan-filter meter on a non-stationary signal.
+at 44.1 and 48 kHz; plus agreement with pyloudnorm's DeMan-filter meter on a non-stationary signal
+(float32 filter: 0.002 LU; float64 `integrated_lufs`: 1e-9 LU).
 Levels are per channel of a stereo 1 kHz sine, in dBFS of its peak amplitude (the EBU convention).
 """
 
@@ -11,9 +12,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from mixrep.features import extract_features
-from mixrep.features.loudness import (integrated_loudness, k_weighted_power, loudness_range, loudness_stats,
-                                      short_term_loudness)
+from mixrep.signal.loudness import (integrated_loudness, integrated_lufs, k_weighted_power, loudness_range,
+                                    loudness_stats, short_term_loudness)
 
 RATES = (44100, 48000)
 
@@ -106,13 +106,28 @@ def test_silence_and_short_signals_are_gated_not_errors() -> None:
     assert short_term_loudness(k_weighted_power(short, rate), rate).size == 1
 
 
-def test_extract_features_reports_tech3341_case1_for_the_mix() -> None:
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("seconds", [0.4, 0.41, 3.0, 7.3])
+def test_float64_meter_equals_pyloudnorm(rate: int, seconds: float) -> None:
+    x = _programme(rate, seconds, seed=int(seconds * 10)).astype(np.float64)
+    reference = pyloudnorm.Meter(rate, filter_class="DeMan").integrated_loudness(x.T)
+    assert integrated_lufs(x, rate) == pytest.approx(reference, abs=1e-9)
+    mono = x[0]
+    reference = pyloudnorm.Meter(rate, filter_class="DeMan").integrated_loudness(mono)
+    assert integrated_lufs(mono, rate) == pytest.approx(reference, abs=1e-9)
+
+
+def test_a_1khz_sine_at_minus_20_dbfs_on_both_channels_reads_about_minus_20_lufs() -> None:
+    # BS.1770: a 0 dBFS-peak 1 kHz sine in one channel reads -3.01 LUFS; two channels add 3.01 LU
     rate = 48000
-    tone = tone_sequence(rate, [(-23.0, 10.0)])
-    stems = np.zeros((4, 2, tone.shape[1]), dtype=np.float32)
-    stems[3] = tone
-    row = extract_features(stems, rate)
-    assert row["dynamics.mix.loudness_lufs"] == pytest.approx(-23.0, abs=0.1)
-    assert row["dynamics.mix.st_loudness_median_lufs"] == pytest.approx(-23.0, abs=0.1)
-    assert row["dynamics.other.rel_loudness_lu"] == pytest.approx(0.0, abs=1e-4)
-    assert row["dynamics.mix.lra_lu"] == pytest.approx(0.0, abs=0.05)
+    x = tone_sequence(rate, [(-20.0, 5.0)]).astype(np.float64)
+    reference = pyloudnorm.Meter(rate, filter_class="DeMan").integrated_loudness(x.T)
+    assert integrated_lufs(x, rate) == pytest.approx(reference, abs=1e-9)
+    assert integrated_lufs(x, rate) == pytest.approx(-20.0, abs=0.05)
+    assert integrated_lufs(x[0], rate) == pytest.approx(-23.0, abs=0.05)
+
+
+def test_silence_reads_minus_inf_and_too_short_audio_is_refused() -> None:
+    assert integrated_lufs(np.zeros((2, 44100)), 44100) == float("-inf")
+    with pytest.raises(ValueError, match="0.4 s"):
+        integrated_lufs(np.zeros((2, 1000)), 44100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixrep.transfer.chain import ChainSettings, loudness_lufs, pan_width, render
+from mixrep.transfer.chain import ChainSettings, loudness_lufs, render
 from mixrep.transfer.params import ParamSpace
 
 SR = 44100
@@ -46,12 +46,3 @@ def test_master_gain_reaches_loudness_target() -> None:
     vector = np.random.default_rng(2).uniform(size=space.dim)
     out = render(stems, space.to_physical(vector), SR, settings=ChainSettings(target_lufs=-20.0))
     assert loudness_lufs(out.sum(axis=0), SR) == pytest.approx(-20.0, abs=0.05)
-
-
-def test_pan_and_width() -> None:
-    x = np.random.default_rng(3).standard_normal((2, 1000))
-    np.testing.assert_allclose(pan_width(x, 0.0, 1.0), x, atol=1e-12)
-    mono = pan_width(x, 0.0, 0.0)
-    np.testing.assert_allclose(mono[0], mono[1], atol=1e-12)
-    hard_left = pan_width(x, -1.0, 1.0)
-    np.testing.assert_allclose(hard_left[1], 0.0, atol=1e-12)

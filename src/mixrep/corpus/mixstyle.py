@@ -5,7 +5,7 @@ reverb, pan/width, master tilt, master gain and limiter gain is applied to each 
 their sum. The two non-linear master steps keep that exact: the loudness gain is one scalar for every stem,
 and the limiter's gain envelope is computed once on the mixture and multiplied into every stem.
 
-Per-stem chain (pedalboard for the filters and dynamics, numpy for the stereo image):
+Per-stem chain (pedalboard for the filters and dynamics, `mixrep.signal.stereo` for the stereo image):
 level to -20 dBFS RMS -> low shelf 120 Hz / presence peak 3 kHz / high shelf 8 kHz -> compressor -> level
 back to -20 dBFS RMS (make-up, so `gain_db` is the stem's balance) -> reverb -> mid/side width and
 constant-power pan -> balance gain -> master tilt (linear, so it equals a master-bus EQ).
@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-import pyloudnorm as pyln
 from pedalboard import Compressor, Gain, HighShelfFilter, LowShelfFilter, Pedalboard, PeakFilter, Reverb
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from mixrep.corpus.genres import MixPrior
+from mixrep.signal import stereo
+from mixrep.signal.loudness import integrated_lufs
 from mixrep.stems import STEMS
 
 REFERENCE_RMS_DB = -20.0   # every stem is levelled here before its balance gain
@@ -89,14 +90,6 @@ def _level(x: np.ndarray, target_db: float = REFERENCE_RMS_DB) -> np.ndarray:
     return (x * np.float32(10 ** (target_db / 20) / rms)).astype(np.float32)
 
 
-def stereo_image(x: np.ndarray, width: float, pan: float) -> np.ndarray:
-    """Mid/side width (side gain) then constant-power pan of a (2, N) signal."""
-    mid, side = (x[0] + x[1]) * 0.5, (x[0] - x[1]) * 0.5 * width
-    angle = (pan + 1.0) * np.pi / 4
-    gl, gr = np.sqrt(2.0) * np.cos(angle), np.sqrt(2.0) * np.sin(angle)
-    return np.stack([(mid + side) * gl, (mid - side) * gr]).astype(np.float32)
-
-
 def process_stem(audio: np.ndarray, mix: StemMix, room_size: float, tilt_db: float, sample_rate: int) -> np.ndarray:
     """One dry stem (2, N) through its chain; a silent stem stays exactly zero."""
     x = _level(np.ascontiguousarray(audio, dtype=np.float32))
@@ -113,7 +106,7 @@ def process_stem(audio: np.ndarray, mix: StemMix, room_size: float, tilt_db: flo
         reverb = Reverb(room_size=room_size, damping=0.5, wet_level=mix.reverb_wet,
                         dry_level=1.0 - 0.5 * mix.reverb_wet, width=1.0)
         x = reverb(x, sample_rate)
-    x = stereo_image(x, mix.width, mix.pan)
+    x = stereo.width_pan(x, mix.width, mix.pan).astype(np.float32)
     out = Pedalboard([
         Gain(gain_db=mix.gain_db),
         LowShelfFilter(cutoff_frequency_hz=300.0, gain_db=-tilt_db / 2, q=0.707),
@@ -162,8 +155,7 @@ def master(stems: np.ndarray, target_lufs: float, ceiling_db: float, sample_rate
     The limiter lowers loudness, so the gain is corrected and the limiter recomputed up to `iterations`
     times (stopping within 0.2 dB); a loud target therefore means more limiting, as in a real master.
     """
-    meter = pyln.Meter(sample_rate, filter_class="DeMan")
-    loudness = meter.integrated_loudness(stems.sum(axis=0).T.astype(np.float64))
+    loudness = integrated_lufs(stems.sum(axis=0), sample_rate)
     if not np.isfinite(loudness):  # a silent track: nothing to level
         mixture = stems.sum(axis=0, dtype=np.float32)
         return MasterResult(stems, mixture, float("-inf"), float("-inf"), 0.0, 0.0)
@@ -174,7 +166,7 @@ def master(stems: np.ndarray, target_lufs: float, ceiling_db: float, sample_rate
         envelope = limiter_envelope(gained.sum(axis=0), ceiling_db, sample_rate)
         out = (gained * envelope[None, None, :]).astype(np.float32)
         mixture = out.sum(axis=0, dtype=np.float32)
-        measured = float(meter.integrated_loudness(mixture.T.astype(np.float64)))
+        measured = integrated_lufs(mixture, sample_rate)
         if abs(measured - target_lufs) < 0.2:
             break
         gain_db += target_lufs - measured

@@ -21,6 +21,7 @@ import scipy.special
 
 from mixrep.features.columns import FLOOR_DB, Feature
 from mixrep.features.spectral import to_db
+from mixrep.signal import mel
 from mixrep.stems import STEMS
 
 if TYPE_CHECKING:
@@ -41,24 +42,9 @@ FEATURES: tuple[Feature, ...] = (
 MARGIN_CLIP_DB = 60.0
 
 
-def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
-    """Slaney's Mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
-    f = np.asarray(f, dtype=np.float64)
-    linear = f / (200.0 / 3.0)
-    log = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
-    return np.where(f >= 1000.0, log, linear)
-
-
-def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
-    linear = m * (200.0 / 3.0)
-    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
-    return np.where(m >= 15.0, log, linear)
-
-
 def mel_filterbank(n_fft: int, rate: float, n_mels: int, fmin: float,
                    fmax: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Triangular filters (unit peak) on the Slaney Mel scale: ((F, K) matrix, (K,) centre frequencies).
+    """Unit-peak Slaney Mel filters (`mixrep.signal.mel`): ((F, K) float32 matrix, (K,) centre frequencies).
 
     Raises ValueError when a filter holds no FFT bin (too many bands for n_fft), which would leave a
     band permanently silent.
@@ -66,17 +52,12 @@ def mel_filterbank(n_fft: int, rate: float, n_mels: int, fmin: float,
     fmax = rate / 2.0 if fmax is None else min(fmax, rate / 2.0)
     if not 0 <= fmin < fmax:
         raise ValueError(f"features: need 0 <= mel_fmin_hz < mel_fmax_hz, got {fmin}, {fmax}")
-    hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    lower, centre, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
-    rising = (freqs[None, :] - lower) / (centre - lower)
-    falling = (upper - freqs[None, :]) / (upper - centre)
-    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights = mel.mel_filterbank(n_fft, rate, n_mels, fmin, fmax, norm=None)
     empty = np.flatnonzero(weights.sum(axis=1) == 0)
     if empty.size:
         raise ValueError(f"features: Mel bands {empty.tolist()} hold no FFT bin with n_fft={n_fft}, "
                          f"n_mels={n_mels}; lower n_mels or raise mel_fmin_hz")
-    return weights.T.astype(np.float32), hz[1:-1]
+    return weights.T.astype(np.float32), mel.mel_band_edges(n_mels, fmin, fmax)[1:-1]
 
 
 def a_weighting_db(f: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-import torchaudio
 from torch import nn
 
+from mixrep.signal.mel import mel_spectrogram
 from mixrep.stems import SAMPLE_RATE
 
 
@@ -46,10 +46,8 @@ class MelFrontend(nn.Module):
         self.config = config or MelConfig()
         if self.config.stereo not in ("midside", "lr"):
             raise ValueError(f"stereo must be 'midside' or 'lr', got {self.config.stereo!r}")
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=self.config.sample_rate, n_fft=self.config.n_fft,
-            hop_length=self.config.hop_length, n_mels=self.config.n_mels, power=2.0,
-            mel_scale="slaney", norm="slaney", center=True)
+        self.mel = mel_spectrogram(self.config.sample_rate, self.config.n_fft, self.config.hop_length,
+                                   self.config.n_mels)
 
     def forward(self, stems: torch.Tensor) -> torch.Tensor:
         if stems.dim() != 4 or stems.shape[2] != 2:

@@ -4,7 +4,7 @@ One MUSHRA page (item) per transferred source track. Stimuli of an item: the hid
 mix), the unprocessed source (its stems summed), the style-transferred mix, degraded remixes of graded severity
 (recipes picked at severity quantiles, rendered with `mixrep.degrade.render_variant`) and the two BS.1534-3
 anchors (rendered here, `anchors`). Every stimulus of an item is cut from the same window, faded, and
-loudness-aligned (BS.1770 integrated loudness, pyloudnorm DeMan filter) to one level chosen so that no
+loudness-aligned (BS.1770 integrated loudness, `mixrep.signal.loudness`) to one level chosen so that no
 stimulus peaks above the ceiling.
 
 `stimuli.parquet` records each stimulus (trial, condition, path, loudness, and the quality the Stage 2
@@ -25,6 +25,7 @@ import pandas as pd
 from mixrep.audio import load_audio, read_audio, write_audio
 from mixrep.mushra import webyaml
 from mixrep.mushra.anchors import ANCHORS_HZ, make_anchor
+from mixrep.signal.excerpt import excerpt_bounds, excerpt_samples
 from mixrep.stems import SAMPLE_RATE, track_dirname
 from mixrep.transfer.chain import loudness_lufs
 
@@ -82,13 +83,6 @@ def pick_by_severity(recipes: pd.DataFrame, levels: int) -> pd.DataFrame:
     return pool.iloc[sorted(positions)].reset_index(drop=True)
 
 
-def window(n: int, seconds: float, sample_rate: int = SAMPLE_RATE) -> slice:
-    """The centred window of `seconds` within n samples (all of it when shorter)."""
-    length = min(n, int(round(seconds * sample_rate)))
-    start = (n - length) // 2
-    return slice(start, start + length)
-
-
 def fade(audio: np.ndarray, fade_ms: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Raised-cosine fade in and out (clicks at loop points are an artefact listeners would rate)."""
     n = min(int(fade_ms * 1e-3 * sample_rate), audio.shape[-1] // 2)
@@ -130,7 +124,7 @@ def build_item(reference: np.ndarray, source_stems: np.ndarray, transfer_stems: 
     """
     n = min(reference.shape[-1], source_stems.shape[-1], transfer_stems.shape[-1],
             *(stems.shape[-1] for _, _, stems in degraded))
-    cut = window(n, settings.excerpt_s, sample_rate)
+    cut = slice(*excerpt_bounds(n, excerpt_samples(settings.excerpt_s, sample_rate)))
 
     def prep(audio: np.ndarray) -> np.ndarray:
         return fade(np.asarray(audio, dtype=np.float32)[..., cut], settings.fade_ms, sample_rate)

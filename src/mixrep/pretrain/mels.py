@@ -305,11 +305,9 @@ def load_mel_bank(paths: list[str | Path]) -> MelShard:
 
 def centre_crop(stems: np.ndarray, max_samples: int | None) -> np.ndarray:
     """The middle `max_samples` of (4, 2, N) stems (all of them when shorter or max_samples is None)."""
-    n = stems.shape[-1]
-    if max_samples is None or n <= max_samples:
-        return stems
-    start = (n - max_samples) // 2
-    return stems[..., start:start + max_samples]
+    from mixrep.signal.excerpt import centred_excerpt
+
+    return centred_excerpt(stems, max_samples)
 
 
 def iter_item_mels(variants: Iterable[tuple[str, int, np.ndarray]], frontend: MelFrontend,

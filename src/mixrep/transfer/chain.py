@@ -1,10 +1,10 @@
 """The per-stem effect chain the optimiser drives, rendered with pedalboard.
 
 Per stem, in order: gain, 3-band EQ (low shelf, peak, high shelf), compressor (threshold, ratio, attack,
-release), stereo width (mid/side) and constant-power pan (numpy), and a reverb send added to the dry signal.
-A bypassed stem passes untouched. The four stems are then summed and one master gain brings the mix to a
-loudness target (BS.1770, pyloudnorm). Every render builds fresh plugins, so equal parameters give
-bit-identical audio (no state carried between calls).
+release), stereo width (mid/side) and constant-power pan (`mixrep.signal.stereo.width_pan`), and a reverb
+send added to the dry signal. A bypassed stem passes untouched. The four stems are then summed and one
+master gain brings the mix to a loudness target (BS.1770, `mixrep.signal.loudness`). Every render builds
+fresh plugins, so equal parameters give bit-identical audio (no state carried between calls).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pedalboard
-import pyloudnorm
 
+from mixrep.signal import stereo
+from mixrep.signal.loudness import integrated_lufs
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 SILENCE_LUFS = -70.0  # quieter than this the mix is treated as silent: no master gain is applied
@@ -39,12 +40,11 @@ class ChainSettings:
 
 
 def loudness_lufs(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
-    """Integrated loudness of a (2, N) mix (BS.1770-4 gating, pyloudnorm's DeMan filter coefficients)."""
+    """Integrated loudness of a (2, N) mix (`mixrep.signal.loudness`), -inf when silent."""
     mix = np.asarray(mix, dtype=np.float64)
-    meter = pyloudnorm.Meter(sample_rate, filter_class="DeMan")
     if mix.shape[-1] < int(0.4 * sample_rate) + 1:
         raise ValueError(f"need at least 0.4 s of audio to measure loudness, got {mix.shape[-1]} samples")
-    value = float(meter.integrated_loudness(mix.T))
+    value = integrated_lufs(mix, sample_rate)
     return value if math.isfinite(value) else float("-inf")
 
 
@@ -63,23 +63,13 @@ def process_stem(stem: np.ndarray, params: dict[str, float], sample_rate: int,
                               attack_ms=params["comp_attack_ms"], release_ms=params["comp_release_ms"]),
     ])
     out = board(np.ascontiguousarray(stem, dtype=np.float32), sample_rate).astype(np.float64)
-    out = pan_width(out, params["pan"], params["width"])
+    out = stereo.width_pan(out, params["width"], params["pan"])
     send = float(params["reverb_send"])
     if send > 0.0:
         reverb = pedalboard.Reverb(room_size=settings.reverb_room_size, damping=settings.reverb_damping,
                                    wet_level=1.0, dry_level=0.0, width=1.0)
         out = out + send * reverb(np.ascontiguousarray(out, dtype=np.float32), sample_rate).astype(np.float64)
     return out.astype(np.float32)
-
-
-def pan_width(stereo: np.ndarray, pan: float, width: float) -> np.ndarray:
-    """Mid/side width (0 = mono, 1 = unchanged, 2 = side doubled), then constant-power pan (0 = unchanged)."""
-    left, right = stereo[0], stereo[1]
-    mid = 0.5 * (left + right)
-    side = 0.5 * (left - right) * width
-    theta = (float(pan) + 1.0) * math.pi / 4.0
-    gain_left, gain_right = math.sqrt(2.0) * math.cos(theta), math.sqrt(2.0) * math.sin(theta)
-    return np.stack([(mid + side) * gain_left, (mid - side) * gain_right])
 
 
 def render(stems: np.ndarray, physical: dict[str, dict[str, float]], sample_rate: int = SAMPLE_RATE,

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import welch
 
+from mixrep.signal.mel import mel_filterbank
 from mixrep.stems import SAMPLE_RATE
 from mixrep.transfer.chain import loudness_lufs
 
@@ -43,28 +44,9 @@ class MixFeatures:
 
 
 @lru_cache(maxsize=4)
-def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
-                   f_min: float = 30.0, f_max: float | None = None) -> np.ndarray:
-    """Triangular Slaney-scale Mel filters (n_mels, n_fft // 2 + 1), area-normalised."""
-    f_max = f_max or sample_rate / 2.0
-
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:  # Slaney: linear below 1 kHz, log above
-        f = np.asarray(f, dtype=np.float64)
-        return np.where(f < 1000.0, 3.0 * f / 200.0, 15.0 + 27.0 * np.log(np.maximum(f, 1e-9) / 1000.0) / np.log(6.4))
-
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
-        m = np.asarray(m, dtype=np.float64)
-        return np.where(m < 15.0, 200.0 * m / 3.0, 1000.0 * np.exp(np.log(6.4) * (m - 15.0) / 27.0))
-
-    freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
-    bank = np.zeros((n_mels, freqs.size))
-    for i in range(n_mels):
-        lo, centre, hi = edges[i], edges[i + 1], edges[i + 2]
-        rising = (freqs - lo) / (centre - lo)
-        falling = (hi - freqs) / (hi - centre)
-        bank[i] = np.maximum(0.0, np.minimum(rising, falling)) * 2.0 / (hi - lo)
-    return bank
+def _mel_bank(sample_rate: int) -> np.ndarray:
+    """Area-normalised Slaney Mel filters (N_MELS, N_FFT // 2 + 1) from 30 Hz (`mixrep.signal.mel`)."""
+    return mel_filterbank(N_FFT, sample_rate, N_MELS, fmin=30.0, norm="slaney")
 
 
 def mix_features(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> MixFeatures:
@@ -77,7 +59,7 @@ def mix_features(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> MixFeatures
     mid, side = 0.5 * (mix[0] + mix[1]), 0.5 * (mix[0] - mix[1])
     nperseg = min(N_FFT, mix.shape[1])
     _, power = welch(mid, fs=sample_rate, nperseg=nperseg, nfft=N_FFT)
-    bands = 10.0 * np.log10(mel_filterbank(sample_rate) @ power + EPS)
+    bands = 10.0 * np.log10(_mel_bank(sample_rate) @ power + EPS)
     e_mid, e_side = float(np.sum(mid ** 2)), float(np.sum(side ** 2))
     e_left, e_right = float(np.sum(mix[0] ** 2)), float(np.sum(mix[1] ** 2))
     return MixFeatures(

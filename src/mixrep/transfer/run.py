@@ -17,6 +17,7 @@ import pandas as pd
 
 from mixrep.audio import write_audio, write_stems
 from mixrep.settings import write_json
+from mixrep.signal.excerpt import centred_excerpt, excerpt_samples
 from mixrep.stems import SAMPLE_RATE
 from mixrep.transfer.chain import SILENCE_LUFS, ChainSettings, loudness_lufs, master_gain_db, render
 from mixrep.transfer.distances import DISTANCE_NAMES, cosine_distance, feature_distances, mix_features
@@ -61,16 +62,6 @@ class TransferSettings:
         )
 
 
-def excerpt(stems: np.ndarray, seconds: float | None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The centred window of `seconds` (the whole track when shorter or None)."""
-    n = stems.shape[-1]
-    if seconds is None or int(seconds * sample_rate) >= n:
-        return stems
-    length = int(seconds * sample_rate)
-    start = (n - length) // 2
-    return stems[..., start:start + length]
-
-
 @dataclass
 class PairResult:
     """One pair's search, its summary rows, and the wall time (printed only: outputs stay deterministic)."""
@@ -87,7 +78,8 @@ def transfer_pair(pair: Pair, source: np.ndarray, target: np.ndarray, embed_fn: 
     """Optimise, write `<out_dir>/{mix.wav, stems/, params.json, curve.csv, curve.png}` and score the methods."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    src_x, tgt_x = excerpt(source, settings.excerpt_s, sample_rate), excerpt(target, settings.excerpt_s, sample_rate)
+    length = excerpt_samples(settings.excerpt_s, sample_rate)
+    src_x, tgt_x = centred_excerpt(source, length), centred_excerpt(target, length)
     target_mix = tgt_x.sum(axis=0)
     target_lufs = settings.master_lufs if settings.master_lufs is not None else loudness_lufs(target_mix, sample_rate)
     if not np.isfinite(target_lufs) or target_lufs < SILENCE_LUFS:
