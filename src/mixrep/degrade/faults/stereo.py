@@ -1,4 +1,5 @@
-"""`pan` (constant-power balance) and `width` (mid/side side gain)."""
+"""`pan` (constant-power balance) and `width` (mid/side side gain): the pan law and width of every stage,
+`mixrep.signal.stereo`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from mixrep.degrade.effects import Effect
 from mixrep.degrade.faults.base import Fault
 from mixrep.degrade.ranges import Range, pair, signed, uniform
+from mixrep.signal import stereo
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,11 @@ class Pan(Effect):
     position: float = 0.0
 
     def gains(self) -> tuple[float, float]:
-        theta = (float(np.clip(self.position, -1.0, 1.0)) + 1.0) * np.pi / 4.0
-        return float(np.sqrt(2.0) * np.cos(theta)), float(np.sqrt(2.0) * np.sin(theta))
+        left, right = stereo.pan_gains(self._clipped())
+        return float(left), float(right)
+
+    def _clipped(self) -> float:
+        return float(np.clip(self.position, -1.0, 1.0))
 
     def ild_change_db(self) -> float:
         """How much the right-minus-left level difference moves (dB; +inf at a hard pan)."""
@@ -30,8 +35,7 @@ class Pan(Effect):
         return float(20.0 * np.log10(right / left)) if left > 0 else float("inf")
 
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        left, right = self.gains()
-        return (audio * np.array([[left], [right]], dtype=np.float32)).astype(np.float32)
+        return stereo.pan(np.asarray(audio, dtype=np.float32), self._clipped()).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,7 @@ class Width(Effect):
     width: float = 1.0
 
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        mid = 0.5 * (audio[0] + audio[1])
-        side = 0.5 * (audio[0] - audio[1]) * np.float32(self.width)
-        return np.stack([mid + side, mid - side]).astype(np.float32)
+        return stereo.width(np.asarray(audio, dtype=np.float32), np.float32(self.width)).astype(np.float32)
 
 
 @dataclass(frozen=True)
