@@ -9,7 +9,8 @@ import torch
 from mixrep.separation.apply import (ApplySettings, apply_separator, overlap_add, separate_track,
                                      triangular_weight)
 from mixrep.separation.scnet import SCNet
-from mixrep.stems import SCNET_ORDER, STEMS, from_scnet_order, to_scnet_order
+from mixrep.separation.scnet_entry import SCNET_ORDER, from_scnet_order, to_scnet_order
+from mixrep.stems import STEMS
 
 TINY = {"dims": [4, 8, 16, 32], "nfft": 1024, "hop_size": 256, "win_size": 1024, "conv_depths": [1, 1, 1],
         "num_dplayer": 2}

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mixrep.audio import write_audio
-from mixrep.separation.data import Augment, SegmentSampler, index_stems
+from mixrep.separation.data import SegmentSampler, index_stems
+from mixrep.separation.scnet_entry import AugmentSettings
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 SR = SAMPLE_RATE
@@ -63,9 +64,9 @@ def test_sampler_is_seeded_and_bounded(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path, {"train": 3}, seconds=1.0)
     tracks, rejected = index_stems(corpus["frame"], "train")
     assert len(tracks) == 3 and not rejected
-    a = SegmentSampler(tracks, 4410, Augment(), seed=3).batch(2)
-    b = SegmentSampler(tracks, 4410, Augment(), seed=3).batch(2)
-    c = SegmentSampler(tracks, 4410, Augment(), seed=4).batch(2)
+    a = SegmentSampler(tracks, 4410, AugmentSettings(), seed=3).batch(2)
+    b = SegmentSampler(tracks, 4410, AugmentSettings(), seed=3).batch(2)
+    c = SegmentSampler(tracks, 4410, AugmentSettings(), seed=4).batch(2)
     assert a.shape == (2, 4, 2, 4410) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -77,7 +78,7 @@ def test_sampler_is_seeded_and_bounded(tmp_path: Path) -> None:
 def test_without_augmentation_examples_are_true_segments(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path, {"train": 1}, seconds=1.0)
     tracks, _ = index_stems(corpus["frame"], "train")
-    plain = Augment(remix=False, gain_min=1.0, gain_max=1.0, flip_channels=False, flip_sign=False)
+    plain = AugmentSettings(remix=False, gain_min=1.0, gain_max=1.0, flip_channels=False, flip_sign=False)
     example = SegmentSampler(tracks, 1000, plain, seed=0).example()
     stems = toy_stems(1.0, seed=0)
     scnet_index = [STEMS.index(name) for name in ("drums", "bass", "other", "vocals")]
@@ -112,8 +113,8 @@ def test_track_stats_marks_silent_sources_and_sampler_skips_them(tmp_path: Path)
     assert tracks[0].active == (True, True, True, False)
     assert tracks[1].active == (True, True, True, True)
     assert tracks[0].scale > 0
-    sampler = SegmentSampler(tracks, 1000, Augment(), seed=0)
+    sampler = SegmentSampler(tracks, 1000, AugmentSettings(), seed=0)
     assert sampler.pools[order.index("vocals")] == [1]  # vocals only from the track that has them
     assert sampler.pools[order.index("bass")] == [0, 1]
-    everyone = SegmentSampler(tracks, 1000, Augment(active_only=False), seed=0)
+    everyone = SegmentSampler(tracks, 1000, AugmentSettings(active_only=False), seed=0)
     assert everyone.pools[order.index("vocals")] == [0, 1]

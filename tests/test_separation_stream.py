@@ -14,7 +14,8 @@ from mixrep.audio import AudioError, load_audio, read_audio, read_stems, write_a
 from mixrep.separation.apply import ApplySettings, MonoStats, separate_track
 from mixrep.separation.scnet import SCNet
 from mixrep.separation.stream import copy_stems, separate_file
-from mixrep.stems import SCNET_ORDER, STEMS
+from mixrep.separation.scnet_entry import SCNET_ORDER
+from mixrep.stems import STEMS
 
 TINY = {"dims": [4, 8, 16, 32], "nfft": 1024, "hop_size": 256, "win_size": 1024, "conv_depths": [1, 1, 1],
         "num_dplayer": 2}

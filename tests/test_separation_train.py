@@ -26,7 +26,7 @@ TINY = {"dims": [4, 8, 16, 32], "nfft": 1024, "hop_size": 256, "win_size": 1024,
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(loss: str) -> None:
     torch.manual_seed(0)
     model = SCNet(**TINY)
-    from mixrep.stems import to_scnet_order
+    from mixrep.separation.scnet_entry import to_scnet_order
 
     sources = torch.from_numpy(np.stack([to_scnet_order(toy_stems(0.3, seed=s)) for s in (0, 1)])) * 3
     mix = sources.sum(1)
@@ -42,10 +42,10 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(loss: str) -> None:
 
 
 def settings(tmp_path: Path, **separation) -> str:
-    section = {"method": "scnet", "checkpoint": None, "threads": 1, "model": TINY,
+    section = {"method": "scnet", "checkpoint": None, "model": TINY,
                "train": {"steps": 3, "batch_size": 2, "segment_s": 0.5, "eval_every": 2, "val_seconds": 1.0,
                          "max_val_tracks": 1},
-               "inference": {"segment_s": 0.5, "overlap": 0.25, "batch_size": 2, "device": "cpu"}}
+               "inference": {"segment_s": 0.5, "overlap": 0.25, "batch_size": 2}}
     section.update(separation)
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"seed": 0, "separation": section}))
@@ -71,7 +71,7 @@ def test_train_separate_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         out = Path(f"results/stems/{shard}/index.parquet")
         assert separate_main(["--manifest", str(corpus["manifest"]), "--shards", str(corpus["shards"]),
                               "--shard", shard, "--checkpoint", str(checkpoint), "--out", str(out),
-                              "--settings", config]) == 0
+                              "--device", "cpu", "--settings", config]) == 0
         index = pd.read_parquet(out)
         assert list(index.columns[:4]) == ["track_id", "stem_dir", "method", "num_samples"]
         assert list(index["track_id"]) == shards[shard]

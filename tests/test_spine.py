@@ -13,14 +13,6 @@ from mixrep import audio, cli, provenance, runs, settings, stems
 from mixrep.errors import InputError
 
 
-def test_stem_order_round_trip_through_scnet_order():
-    ours = np.arange(4)[:, None] * np.ones((4, 3))
-    theirs = stems.to_scnet_order(ours)
-    # SCNet order is drums, bass, other, vocals: our index of each
-    assert theirs[:, 0].tolist() == [2, 1, 3, 0]
-    np.testing.assert_array_equal(stems.from_scnet_order(theirs), ours)
-
-
 def test_track_dirname_is_safe_and_stable():
     # ids that are already safe, lower-case names stay readable as they are
     assert stems.track_dirname("syn-jazz-001") == "syn-jazz-001"

@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "corpus": ("mixrep.corpus.cli", "main", "generate the synthetic multitrack corpus"),
     "manifest": ("mixrep.datasets.cli", "main", "probe every input file and write manifest + shards"),
     "plan": ("mixrep.plan", "main", "jobs, disk, memory and CPU/GPU-hours of a config, before the heavy stages"),
-    "train-separator": ("mixrep.separation.cli", "train_main", "train SCNet on the corpus stems"),
+    "train-separator": ("mixrep.separation.cli", "train_main", "train the separator (SCNet) on the corpus stems"),
     "separate": ("mixrep.separation.cli", "separate_main", "separate one shard into four stems"),
     "eval-separation": ("mixrep.separation.cli", "eval_main", "SDR / SI-SDR of separators on the test split"),
     "analyse": ("mixrep.analyse.cli", "main", "one pass over a shard: recipes, features, segment features, Mels"),

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from mixrep.errors import InputError
+from mixrep.separation import separators
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ RULES_DIR = REPO / "workflow" / "rules"
 # Rules planned only under a condition of the config (else never): name -> predicate.
 CONDITIONAL = {
     "corpus": lambda c: c["dataset"]["source"] == "synthetic",
-    "train_separator": lambda c: c["separation"]["method"] == "scnet" and not c["separation"].get("checkpoint"),
+    "train_separator": lambda c: separators.trains_here(c["separation"]),
     "mushra_analysis": lambda c: bool(c["mushra"].get("results_csv")),
 }
 COUNTED_WILDCARDS = frozenset({"shard", "run", "seed", "source", "control"})

@@ -1,7 +1,7 @@
 """Stem names, their order, and the on-disk layout of a multitrack folder.
 
-The order `vocals, bass, drums, other` is used everywhere in mixrep (DESIGN.md). SCNet's own order
-(`drums, bass, other, vocals`) is mapped once, at the separation boundary, with `from_scnet_order`.
+The order `vocals, bass, drums, other` is used everywhere in mixrep (DESIGN.md). A separator's own order
+(SCNet's: `mixrep.separation.scnet_entry.SCNET_ORDER`) is mapped once, at the separation boundary.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-import numpy as np
 
 STEMS: tuple[str, ...] = ("vocals", "bass", "drums", "other")
-SCNET_ORDER: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 MIXTURE = "mixture"
 SAMPLE_RATE = 44100
 
@@ -26,18 +24,6 @@ PLAIN_MAX = 100
 SLUG_MAX = 80
 HASH_SEPARATOR = "~"  # never in a plain name: a hashed name cannot equal a plain one
 HASH_HEX = 8
-
-
-def from_scnet_order(stems: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Reorder an array whose `axis` follows SCNET_ORDER into STEMS order."""
-    index = [SCNET_ORDER.index(name) for name in STEMS]
-    return np.take(stems, index, axis=axis)
-
-
-def to_scnet_order(stems: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Reorder an array whose `axis` follows STEMS into SCNET_ORDER."""
-    index = [STEMS.index(name) for name in SCNET_ORDER]
-    return np.take(stems, index, axis=axis)
 
 
 def track_dirname(track_id: str) -> str:

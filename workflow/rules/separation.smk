@@ -1,15 +1,26 @@
-# Separation: SCNet (given checkpoint, or trained here on the corpus's train-split stems) or the oracle
-# (true stems). Per shard: stems + index. Evaluation on the test split reads the separated stems of the
-# shards (docs/separation.md).
+# Separation: the separator of separation.method (mixrep.separation.separators: SCNet with a given checkpoint or
+# one trained here on the corpus's train-split stems, or the oracle's true stems). Per shard: stems + index.
+# Evaluation on the test split reads the separated stems of the shards (docs/separation.md).
+from mixrep.separation import separators
+
+# where rule train_separator writes the weights of a separator that is trained here
+SEPARATOR_DIR = f"{RESULTS}/separation/{config['separation']['method']}"
+
+
+def separation_checkpoint(wildcards):
+    """The weights the separate / bundle rules read: configured, trained here, or none (e.g. the oracle)."""
+    if not separators.reads_checkpoint(config["separation"]):
+        return []
+    return workflow_config.external_inputs(config, "checkpoint") or [f"{SEPARATOR_DIR}/checkpoint.th"]
 
 
 rule train_separator:
     input:
         manifest=f"{RESULTS}/manifest/manifest.parquet",
     output:
-        checkpoint=f"{RESULTS}/separation/scnet/checkpoint.th",
-        curve=f"{RESULTS}/separation/scnet/curve.csv",
-        plot=report(f"{RESULTS}/separation/scnet/curve.png", category="Separation"),
+        checkpoint=f"{SEPARATOR_DIR}/checkpoint.th",
+        curve=f"{SEPARATOR_DIR}/curve.csv",
+        plot=report(f"{SEPARATOR_DIR}/curve.png", category="Separation"),
     log:
         f"{RESULTS}/logs/train_separator/train_separator.log",
     benchmark:
@@ -25,7 +36,7 @@ rule train_separator:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep train-separator --manifest {input.manifest:q} --checkpoint {output.checkpoint:q}"
-        " --settings {params.settings:q} > {log:q} 2>&1"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule separate:
@@ -48,11 +59,13 @@ rule separate:
         # (benchmarks/separate_memory.py, docs/separation.md); raise it for a larger batch_size or model
         mem_mb=3000,
         runtime=120,
+        device="auto",  # the separator's torch device: profiles override it (set-resources), e.g. cuda:0
     conda:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep separate --manifest {input.manifest:q} --shards {input.shards:q} --shard {wildcards.shard}"
-        " --checkpoint {input.checkpoint:q} --out {output.index:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --checkpoint {input.checkpoint:q} --out {output.index:q} --threads {threads} --device {resources.device}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule eval_separation:
@@ -77,4 +90,5 @@ rule eval_separation:
         "../../envs/mixrep.yaml"
     shell:
         "mixrep eval-separation --manifest {input.manifest:q} --stems-index {input.indexes:q}"
-        " --out-json {output.json:q} --out-md {output.md:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out-json {output.json:q} --out-md {output.md:q} --threads {threads} --settings {params.settings:q}"
+        " > {log:q} 2>&1"

@@ -125,7 +125,7 @@ def _separated_chunks(info: InputInfo, bundle: Bundle, chunk_s: float):
 
     loaded = bundle.separator()
     sep = bundle.settings.get("separation") or {}
-    apply = ApplySettings.from_dict({**(sep.get("inference") or {}), "device": "cpu"}, int(bundle.settings.get("seed", 0)))
+    apply = ApplySettings.from_config(sep.get("inference"), int(bundle.settings.get("seed", 0)), device="cpu")
     for start, mix in iter_chunks(info, chunk_s):
         stems = separate_track(loaded.model, mix, apply)
         del mix

@@ -32,7 +32,7 @@ def track_stems(path: Path, bundle: Bundle, stems_dir: Path | None) -> np.ndarra
 
     loaded = bundle.separator()
     sep = bundle.settings.get("separation") or {}
-    apply = ApplySettings.from_dict({**(sep.get("inference") or {}), "device": "cpu"}, int(bundle.settings.get("seed", 0)))
+    apply = ApplySettings.from_config(sep.get("inference"), int(bundle.settings.get("seed", 0)), device="cpu")
     return np.concatenate([separate_track(loaded.model, mix, apply) for _, mix in iter_chunks(info, 30.0)], axis=-1)
 
 

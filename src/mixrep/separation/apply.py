@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from mixrep.devices import resolve_device
+from mixrep.separation.separator import InferenceSettings
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 ChunkFn = Callable[[torch.Tensor], torch.Tensor]  # (B, C, segment) -> (B, S, C, segment)
@@ -89,30 +90,19 @@ class MonoStats:
 
 
 @dataclass(frozen=True)
-class ApplySettings:
-    """How to run a separator over a track (config `separation.inference`)."""
+class ApplySettings(InferenceSettings):
+    """How to run a separator over a track: config `separation.inference`, the job's device and the run's seed."""
 
-    segment_s: float = 11.0
-    overlap: float = 0.25
-    batch_size: int = 4
-    shifts: int = 0
-    transition_power: float = 1.0
-    device: str = "auto"
+    device: str = "auto"  # runtime: the rule's `resources: device` (`--device`), not config
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.overlap < 1:
-            raise ValueError(f"overlap must be in [0, 1), got {self.overlap}")
-        if self.transition_power < 1:
-            raise ValueError(f"transition_power must be >= 1, got {self.transition_power}")
-        if self.segment_s <= 0 or self.batch_size < 1 or self.shifts < 0:
-            raise ValueError("segment_s > 0, batch_size >= 1 and shifts >= 0 are required")
-
     @classmethod
-    def from_dict(cls, data: dict | None, seed: int = 0) -> "ApplySettings":
-        data = dict(data or {})
-        data.setdefault("seed", seed)
-        return cls(**data)
+    def from_config(cls, section: dict | None, seed: int = 0, device: str = "auto") -> "ApplySettings":
+        """From the `separation.inference` section (unknown keys refused), the seed and the device."""
+        from mixrep.schema import build_settings
+
+        inference = build_settings(InferenceSettings, section, "separation.inference")
+        return cls(**asdict(inference), device=device, seed=seed)
 
 
 def triangular_weight(segment: int, power: float = 1.0) -> torch.Tensor:

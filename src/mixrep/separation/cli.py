@@ -10,57 +10,53 @@ import argparse
 import json
 import logging
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import torch
+import yaml
 
+from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
-from mixrep.separation.scnet import CPU_KWARGS
+from mixrep.separation.separators import SEPARATORS
 from mixrep.settings import add_settings_argument, load_settings, write_json
+from mixrep.tables import read_table
 
 log = logging.getLogger("mixrep.separation")
 
-DEFAULTS: dict = {
-    "method": "scnet",
-    "checkpoint": None,
-    "checkpoint_model": "small",
-    "threads": 0,
-    "model": CPU_KWARGS,
-}
+# The section schema: the one home of the defaults of the keys every separator shares (method, checkpoint, ...);
+# the settings sections (inference, a separator's own) take theirs from their dataclasses.
+SECTION_SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "sections" / "separation.schema.yaml"
+
+
+@lru_cache(maxsize=1)
+def _schema_defaults() -> dict:
+    schema = yaml.safe_load(SECTION_SCHEMA.read_text())
+    return {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
 
 
 def _section(settings: dict) -> dict:
-    section = {**DEFAULTS, **(settings.get("separation") or {})}
-    section["model"] = {**CPU_KWARGS, **(section.get("model") or {})}
+    section = {**_schema_defaults(), **(settings.get("separation") or {})}
     section["seed"] = int(settings.get("seed", 0))
     return section
 
 
-def _setup(argv: list[str] | None, parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, dict]:
+def _setup(argv: list[str] | None, parser: argparse.ArgumentParser,
+           device: str | None = None) -> tuple[argparse.Namespace, dict]:
+    """Parse, log to stderr, read the section; `--threads` (and `--device` where the command takes one) from the
+    rule set torch's threads (`mixrep.devices`)."""
     add_settings_argument(parser)
+    add_runtime_arguments(parser, device=device)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     section = _section(load_settings(args.settings))
-    if section["threads"]:
-        torch.set_num_threads(int(section["threads"]))
+    configure_runtime(args)
     return args, section
 
 
-def _read_table(path: str, what: str) -> pd.DataFrame:
-    """A parquet input, or InputError(path, ...) naming what it should have been."""
-    if not Path(path).is_file():
-        raise InputError(path, f"no such file (the {what})")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise InputError(path, f"cannot read the {what} ({exc.__class__.__name__}: "
-                               f"{' '.join(str(exc).split())})") from None
-
-
 def _read_manifest(path: str) -> pd.DataFrame:
-    return _read_table(path, "manifest")
+    return read_table(path, "manifest")
 
 
 def _read_shards(path: str) -> dict:
@@ -76,38 +72,27 @@ def _read_shards(path: str) -> dict:
     return shards
 
 
-def _model_kwargs_for_checkpoint(section: dict) -> dict | str:
-    """Constructor of a checkpoint that does not describe itself: a preset name, or `model` from config."""
-    choice = section["checkpoint_model"]
-    return section["model"] if choice == "model" else choice
-
-
 def train_main(argv: list[str] | None = None) -> int:
-    """Train SCNet on the manifest's train-split stems; best on val; curve beside the checkpoint."""
-    from mixrep.separation.train import TrainConfig, train_separator
-
+    """Train the configured separator (SCNet) on the manifest's train-split stems; best on val; curve beside
+    the checkpoint."""
     parser = argparse.ArgumentParser(prog="mixrep train-separator", description=train_main.__doc__)
     parser.add_argument("--manifest", required=True, help="results/manifest/manifest.parquet")
     parser.add_argument("--checkpoint", required=True,
                         help="output checkpoint; curve.csv and curve.png are written beside it")
     args, section = _setup(argv, parser)
     try:
-        config = TrainConfig.from_dict(section.get("train"))
-        result = train_separator(_read_manifest(args.manifest), dict(section["model"]), config,
-                                 Path(args.checkpoint).parent, section["seed"])
+        kind = SEPARATORS.get(section["method"])
+        if kind.train is None:
+            raise ValueError(f"separator {section['method']!r} has nothing to train")
+        kind.train(_read_manifest(args.manifest), section, Path(args.checkpoint), section["seed"])
     except (ValueError, TypeError) as exc:
         raise SystemExit(f"train-separator: {exc}") from None
-    if Path(args.checkpoint) != result.checkpoint:
-        result.checkpoint.replace(args.checkpoint)
-    log.info("best step %d, validation SDR %.3f dB; %d tracks rejected", result.best_step,
-             result.best_val_sdr, len(result.rejected))
     return 0
 
 
 def separate_main(argv: list[str] | None = None) -> int:
     """Separate the tracks of one shard; write stems and results/stems/{shard}/index.parquet."""
     from mixrep.separation.apply import ApplySettings
-    from mixrep.separation.checkpoint import CheckpointError, load_separator
     from mixrep.separation.separate import separate_shard
 
     parser = argparse.ArgumentParser(prog="mixrep separate", description=separate_main.__doc__)
@@ -115,26 +100,25 @@ def separate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", required=True, help="results/manifest/shards.json")
     parser.add_argument("--shard", required=True, help="shard name, e.g. shard-000")
     parser.add_argument("--checkpoint", nargs="*", default=[],
-                        help="SCNet weights (method scnet); may be empty for the oracle")
+                        help="the separator's weights (e.g. scnet); empty for one without (the oracle)")
     parser.add_argument("--out", required=True, help="index.parquet; stems go into its folder")
-    args, section = _setup(argv, parser)
+    args, section = _setup(argv, parser, device="auto")
     shards = _read_shards(args.shards)
     manifest = _read_manifest(args.manifest)
     if args.shard not in shards:
         raise InputError(args.shards, f"no shard {args.shard!r} (has {sorted(shards)[:5]}...)")
     method = section["method"]
     checkpoints = [path for path in args.checkpoint if path]
-    separator = None
-    if method == "scnet":
-        if len(checkpoints) != 1:
-            raise SystemExit(f"separate: method 'scnet' needs one --checkpoint, got {checkpoints}")
-        try:
-            separator = load_separator(checkpoints[0], _model_kwargs_for_checkpoint(section))
-        except (CheckpointError, ValueError) as exc:
-            raise SystemExit(f"separate: {exc}") from None
-    settings = ApplySettings.from_dict(section.get("inference"), seed=section["seed"])
+    try:
+        kind = SEPARATORS.get(method)
+        if kind.checkpoint and len(checkpoints) != 1:
+            raise ValueError(f"method {method!r} needs one --checkpoint, got {checkpoints}")
+        loaded = kind.load(checkpoints[0] if checkpoints else None, section)
+        settings = ApplySettings.from_config(section.get("inference"), seed=section["seed"], device=args.device)
+    except ValueError as exc:
+        raise SystemExit(f"separate: {exc}") from None
     table = separate_shard(manifest, list(shards[args.shard]), Path(args.out).parent,
-                           method, separator, settings, stem_format=section.get("stem_format", "flac24"))
+                           method, loaded, settings, stem_format=section["stem_format"])
     failed = table[table["status"] != "ok"]
     if len(table) and len(failed) == len(table):
         raise SystemExit(f"separate: every track of {args.shard} failed; first: "
@@ -161,7 +145,7 @@ def eval_main(argv: list[str] | None = None) -> int:
                              "system) instead of mixrep's equal implementation, and record their difference")
     args, section = _setup(argv, parser)
     manifest = _read_manifest(args.manifest)
-    index = pd.concat([_read_table(path, "stems index") for path in args.stems_index], ignore_index=True)
+    index = pd.concat([read_table(path, "stems index") for path in args.stems_index], ignore_index=True)
     result = evaluate(manifest, index, args.split, use_museval=args.museval)
     if result["num_tracks"] == 0 and result["tracks_with_true_stems"] > 0:
         first = result["skipped"][0]

@@ -23,7 +23,9 @@ import pandas as pd
 import soundfile as sf
 
 from mixrep.audio import AudioError, probe
-from mixrep.stems import SAMPLE_RATE, SCNET_ORDER
+from mixrep.errors import Rejected
+from mixrep.separation.scnet_entry import SCNET_ORDER, AugmentSettings
+from mixrep.stems import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -35,24 +37,6 @@ class StemTrack:
     frames: int
     scale: float = 1.0  # std of the track's mono mixture; segments are divided by it
     active: tuple[bool, ...] = ()  # per source (file order): not silent against the mixture; () = all active
-
-
-@dataclass(frozen=True)
-class Rejected:
-    track_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Augmentation settings (config `separation.train.augment`)."""
-
-    remix: bool = True
-    gain_min: float = 0.25
-    gain_max: float = 1.25
-    flip_channels: bool = True
-    flip_sign: bool = True
-    active_only: bool = True
 
 
 def split_rows(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -102,7 +86,7 @@ def read_segment(path: Path, start: int, frames: int) -> np.ndarray:
 class SegmentSampler:
     """Draws training batches (B, sources, 2, frames) from a seeded generator; same seed, same batches."""
 
-    def __init__(self, tracks: list[StemTrack], segment_frames: int, augment: Augment, seed: int):
+    def __init__(self, tracks: list[StemTrack], segment_frames: int, augment: AugmentSettings, seed: int):
         if not tracks:
             raise ValueError("no training tracks with stems")
         self.tracks = tracks

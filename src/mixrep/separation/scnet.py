@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixrep.stems import SCNET_ORDER
+from mixrep.separation.scnet_entry import SCNET_ORDER, SCNetModelSettings
 
 BAND_NAMES = ("low", "mid", "high")
 
@@ -47,10 +47,9 @@ SMALL_KWARGS: dict = {
     "expand": 1,
 }
 LARGE_KWARGS: dict = {**SMALL_KWARGS, "dims": [4, 64, 128, 256], "band_SR": [0.225, 0.372, 0.403]}
-# mixrep's CPU-sized default (config.yaml): fewer channels, half the STFT size, one conv layer per band,
-# two dual-path layers; trains in minutes on two cores.
-CPU_KWARGS: dict = {**SMALL_KWARGS, "dims": [4, 16, 32, 64], "nfft": 2048, "hop_size": 512, "win_size": 2048,
-                    "conv_depths": [1, 1, 1], "num_dplayer": 2}
+# mixrep's CPU-sized default (the defaults of `separation.model`): fewer channels, half the STFT size, one conv
+# layer per band, two dual-path layers; trains in minutes on two cores.
+CPU_KWARGS: dict = SCNetModelSettings().kwargs()
 PRESETS: dict[str, dict] = {"small": SMALL_KWARGS, "large": LARGE_KWARGS, "cpu": CPU_KWARGS}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,43 +25,14 @@ import torch.nn.functional as F
 from mixrep.audio import load_audio, read_stems
 from mixrep.separation.apply import ApplySettings, separate_track
 from mixrep.separation.checkpoint import save_checkpoint
-from mixrep.separation.data import Augment, SegmentSampler, StemTrack, index_stems, read_segment, split_rows
+from mixrep.separation.data import SegmentSampler, StemTrack, index_stems, read_segment, split_rows
 from mixrep.separation.evaluate import SILENT_DB, level_db, silent_stems
 from mixrep.separation.metrics import sdr
 from mixrep.separation.scnet import SCNet
+from mixrep.separation.scnet_entry import TrainSettings
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings (config `separation.train`)."""
-
-    steps: int = 240
-    batch_size: int = 4
-    segment_s: float = 2.0
-    lr: float = 1e-3
-    decay_rate: float = 0.98
-    decay_every: int = 50
-    loss: str = "l1"
-    eval_every: int = 60
-    val_seconds: float = 8.0
-    max_val_tracks: int = 4
-    grad_clip: float = 0.0
-    augment: Augment = field(default_factory=Augment)
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("l1", "spec_rmse"):
-            raise ValueError(f"train.loss must be 'l1' or 'spec_rmse', got {self.loss!r}")
-        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
-            raise ValueError("steps, batch_size and eval_every must be >= 1")
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "TrainConfig":
-        data = dict(data or {})
-        augment = Augment(**data.pop("augment", {}) or {})
-        return cls(augment=augment, **data)
 
 
 @dataclass
@@ -135,7 +106,7 @@ def validate(model: SCNet, tracks: list[ValTrack], segment_s: float) -> dict[str
     return result
 
 
-def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainConfig, out_dir: str | Path,
+def train_separator(manifest: pd.DataFrame, model_kwargs: dict, config: TrainSettings, out_dir: str | Path,
                     seed: int) -> TrainResult:
     """Train SCNet; write checkpoint.th (best on val), curve.csv and curve.png into `out_dir`."""
     out_dir = Path(out_dir)
