@@ -27,17 +27,17 @@ def test_package_with_a_missing_input(tmp_path: Path, capsys: pytest.CaptureFixt
     args = _write_inputs(tmp_path)
     (tmp_path / missing).unlink()
     err = _one_line(capsys, ["mushra-package", *args], "mushra-package", str(tmp_path / missing))
-    assert "not found" in err
+    assert "no such file" in err
 
 
 def test_package_with_an_unreadable_or_incomplete_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _write_inputs(tmp_path)
     (tmp_path / "recipes.parquet").write_bytes(b"not parquet")
-    assert "cannot read recipes" in _one_line(capsys, ["mushra-package", *args], "mushra-package",
+    assert "cannot read the recipes table" in _one_line(capsys, ["mushra-package", *args], "mushra-package",
                                               str(tmp_path / "recipes.parquet"))
     args = _write_inputs(tmp_path)
     pd.DataFrame({"pair": ["p1"]}).to_csv(tmp_path / "transfer" / "summary.csv")
-    assert "lacks columns" in _one_line(capsys, ["mushra-package", *args], "mushra-package",
+    assert "lacks column(s)" in _one_line(capsys, ["mushra-package", *args], "mushra-package",
                                         str(tmp_path / "transfer" / "summary.csv"))
 
 
@@ -57,7 +57,7 @@ def test_analysis_with_missing_stimuli(tmp_path: Path, capsys: pytest.CaptureFix
     stimuli = tmp_path / "nowhere" / "stimuli.parquet"
     err = _one_line(capsys, ["mushra-analysis", "--results", str(results), "--stimuli", str(stimuli),
                              "--out-dir", str(tmp_path / "out")], "mushra-analysis", str(stimuli))
-    assert "not found" in err
+    assert "no such file" in err
     missing = tmp_path / "none.csv"
     _one_line(capsys, ["mushra-analysis", "--results", str(missing), "--out-dir", str(tmp_path / "out")],
               "mushra-analysis", str(missing))

@@ -13,27 +13,12 @@ from mixrep.audio import AudioError, read_stems
 from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
+from mixrep.tables import read_table
 
 
 # Id columns stay text: FMA's "000010" would otherwise be read as the number 10 (10.0 beside a NaN) and match
 # no track.
 TEXT_COLUMNS: tuple[str, ...] = ("pair", "source", "target", "source_genre", "target_genre", "track_id")
-
-
-def read_table(path: str | Path, what: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV or parquet input, or InputError naming the file: missing, unreadable, or lacking columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, f"not found ({what})")
-    try:
-        table = (pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}) if path.suffix == ".csv"
-                 else pd.read_parquet(path))
-    except Exception as exc:  # noqa: BLE001 (any reader failure is a bad input file)
-        raise InputError(path, f"cannot read {what}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(path, f"lacks columns {missing} ({what})")
-    return table
 
 
 def package_main(argv: list[str] | None = None) -> int:
@@ -60,7 +45,8 @@ def package_main(argv: list[str] | None = None) -> int:
     config = PackageSettings.from_config(section)
     root = Path(args.root)
 
-    summary = read_table(args.transfer_summary, "transfer summary", ("method", "pair", "source", "target"))
+    summary = read_table(args.transfer_summary, "transfer summary", ("method", "pair", "source", "target"),
+                         text_columns=TEXT_COLUMNS)
     transfers = summary[summary["method"] == "transfer"].drop_duplicates("pair")
     if transfers.empty:
         raise InputError(args.transfer_summary, "no transferred pair (method == 'transfer') to build items from")

@@ -12,6 +12,7 @@ from mixrep.ratings.csv import REJECTED_COLUMNS, csv_table, load_ratings_csv
 from mixrep.ratings.synthetic import synthetic_table
 from mixrep.ratings.table import with_folds
 from mixrep.settings import add_settings_argument, load_settings
+from mixrep.tables import read_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,15 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     section = settings.get("ratings", {})
     seed = int(settings.get("seed", 0))
     try:
-        manifest = _read_parquet(args.manifest, "manifest")
+        manifest = read_table(args.manifest, "manifest")
         source = section.get("source", "synthetic")
         fractions = section.get("split_fractions", [0.5, 0.25, 0.25])
         scale = section.get("scale", "absolute")
         if source == "synthetic":
             if not args.recipes:
                 raise ValueError("the synthetic source needs --recipes (every shard's recipes.parquet)")
-            recipes = pd.concat([_read_parquet(p, "recipes") for p in args.recipes], ignore_index=True)
-            metadata = _read_parquet(args.metadata, "corpus metadata") if args.metadata else None
+            recipes = pd.concat([read_table(p, "recipes") for p in args.recipes], ignore_index=True)
+            metadata = read_table(args.metadata, "corpus metadata") if args.metadata else None
             table = synthetic_table(manifest, recipes, section, seed, metadata=metadata)
             rejected = pd.DataFrame(columns=list(REJECTED_COLUMNS))
         elif source == "csv":
@@ -70,10 +71,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratings ({note}, {scale}): {len(table)} mixes, songs per fold {counts} "
           f"(fold 0 test, 1 val, rest train), {len(rejected)} rejected row(s)")
     return 0
-
-
-def _read_parquet(path: str, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the {what} table {path}: {error}") from None

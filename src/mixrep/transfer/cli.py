@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from mixrep.audio import AudioError, read_stems
 from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
+from mixrep.tables import read_table
 from mixrep.transfer.embedding import encoder_embed_fn, feature_embed_fn
 from mixrep.transfer.pairs import Skipped, load_stem_dirs, resolve_pairs
 from mixrep.transfer.run import METRICS, TransferSettings, summarise, transfer_pair, write_summary
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, f"settings: {exc}") from None
     configure_runtime(args)
 
-    manifest = read_manifest(args.manifest)
+    manifest = read_table(args.manifest, "manifest")
     stem_dirs = load_stem_dirs(args.stems_index)
     pairs, skipped = resolve_pairs(manifest, section.get("pairs") or None, section.get("genre_pairs", []),
                                    section.get("split", "test"), set(stem_dirs))
@@ -84,13 +83,3 @@ def main(argv: list[str] | None = None) -> int:
     for _, mean in summary[summary["pair"] == "mean"].iterrows():
         print(f"mean {mean['method']}: " + ", ".join(f"{m}={mean[m]:.3f}" for m in METRICS))
     return 0
-
-
-def read_manifest(path: str) -> pd.DataFrame:
-    """The manifest parquet, or InputError naming it."""
-    if not Path(path).is_file():
-        raise InputError(path, "no such file (the manifest, results/manifest/manifest.parquet)")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise InputError(path, f"cannot read the manifest ({' '.join(str(exc).split())})") from None

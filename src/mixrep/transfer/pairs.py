@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixrep.errors import InputError
-
 from mixrep.stems import track_dirname
+from mixrep.tables import read_table
 
 
 @dataclass(frozen=True)
@@ -108,12 +107,6 @@ def load_stem_dirs(index_paths: Iterable[str | Path]) -> dict[str, str]:
     """track_id -> stem_dir from every shard's stems index."""
     dirs: dict[str, str] = {}
     for path in index_paths:
-        if not Path(path).is_file():
-            raise InputError(path, "no such file (a stems index, results/stems/<shard>/index.parquet)")
-        try:
-            table = pd.read_parquet(path, columns=["track_id", "stem_dir"])
-        except Exception as exc:
-            raise InputError(path, "not a readable stems index with track_id, stem_dir "
-                                   f"({' '.join(str(exc).split())})") from None
+        table = read_table(path, "stems index", ("track_id", "stem_dir"))
         dirs.update(zip(table["track_id"].astype(str), table["stem_dir"].astype(str)))
     return dirs
