@@ -54,6 +54,7 @@ def imported_modules(name: str, root: Path = _PACKAGE_ROOT) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def _imports(name: str, path: Path, mtime_ns: int, size: int, root: Path) -> frozenset[str]:
+    del mtime_ns, size  # cache keys only: an edited file is parsed again
     is_package = path.name == "__init__.py"
     tree = ast.parse(path.read_text(), filename=str(path))
     found: set[str] = set()

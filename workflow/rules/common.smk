@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from mixrep import workflow_config
 from mixrep.provenance import code_version
-from mixrep.runs import POSITIVES, grid, parse_run
+from mixrep.runs import CONDITIONINGS, POSITIVES, grid, parse_run
 
 # Schema (with its defaults filled in) and cross-field checks; a mistake ends here in one line
 # `config error: <key>: <value>: <what is allowed>` (src/mixrep/workflow_config.py).

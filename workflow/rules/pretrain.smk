@@ -96,7 +96,7 @@ rule embed_conditioned:
     benchmark:
         f"{RESULTS}/benchmarks/embed/{{run}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        run=r"(film|prepend|xattn)-[a-z_]+(-recipe)?",
+        run="(" + "|".join(CONDITIONINGS) + r")-[a-z_]+(-recipe)?",  # every registered mechanism (mixrep.runs)
     params:
         settings=get_settings("pretrain", "dataset"),
         code=get_code_version("mixrep.pretrain.cli"),
