@@ -62,3 +62,28 @@ def add_dummy(root: Path) -> list[Path]:
     text = text.replace(ANCHOR, ANCHOR + 'FAMILIES.register("dummy", family_module(dummy))\n')
     registry.write_text(text)
     return [module, registry]
+
+#: config overlay (merged over tests/config.test.yaml) that puts the dummy to use: its ablation cell and a
+#: non-default value of its own settings section
+OVERLAY: dict = {"ablation": {"families": ["all", "no_dummy"]}, "features": {"dummy": {"offset_db": 1.0}}}
+
+#: run in the extended copy (PYTHONPATH=<root>/src, cwd=<root>): the dummy's columns are in the table and
+#: extracting noise stems gives finite values for them that follow its settings; non-zero exit if not
+SMOKE = r'''
+import numpy as np
+from mixrep import runs
+from mixrep.features import extract_features, family_columns, feature_columns
+from mixrep.features.columns import TARGETS
+
+expected = [f"dummy.{t}.peak_db" for t in TARGETS]
+assert family_columns("dummy") == expected == feature_columns()[-len(TARGETS):], family_columns("dummy")
+assert runs.parse_run("film-no_dummy").families == ("dynamics", "spectral", "stereo", "masking")
+stems = (0.1 * np.random.default_rng(0).standard_normal((4, 2, 44100))).astype(np.float32)
+plain = extract_features(stems, 44100)
+shifted = extract_features(stems, 44100, {"dummy": {"offset_db": 1.0}})
+values = np.array([plain[c] for c in expected])
+assert np.isfinite(values).all() and (values > -120).all(), values
+assert abs(plain["dummy.mix.peak_db"] - plain["dynamics.mix.peak_db"]) < 1e-4
+assert abs(shifted["dummy.mix.peak_db"] - plain["dummy.mix.peak_db"] - 1.0) < 1e-4
+print("dummy family ok:", dict(zip(expected, values.round(2).tolist())))
+'''

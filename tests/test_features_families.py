@@ -24,7 +24,7 @@ from mixrep.features.settings import FeatureSettings
 from mixrep.stems import SAMPLE_RATE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from extending_family import add_dummy  # noqa: E402
+from extending_family import OVERLAY, SMOKE, add_dummy  # noqa: E402
 
 
 def _stems(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -133,3 +133,7 @@ def test_a_dummy_family_is_one_module_and_one_registry_line(repo_root: Path, tmp
     assert out["section"]["properties"]["offset_db"]["default"] == 0.0
     assert out["filled"] == {"offset_db": 0.0}
     assert out["run"] == ["dynamics", "spectral", "stereo", "masking"]
+    smoke = subprocess.run([sys.executable, "-c", SMOKE], cwd=copy, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert smoke.returncode == 0, smoke.stderr[-3000:]
+    assert OVERLAY["ablation"]["families"][-1] in out["enum"]

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from mixrep.features import loudness
+from mixrep.signal import loudness
 from mixrep.features.columns import TARGETS
 from mixrep.features.dynamics import level_features
 from mixrep.features.masking import mel_filterbank

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixrep.features import loudness
+from mixrep.signal import loudness
 from mixrep.features.columns import FLOOR_DB, Feature
 from mixrep.features.spectral import to_db
 from mixrep.stems import STEMS
