@@ -22,7 +22,7 @@ from fixtures.toy_corpus import make_toy_corpus
 SETTINGS = {"seed": 0, "pretrain": {
     "preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2, "patch_frames": 8}},
     "mel_max_s": None, "segment_frames": 24, "batch_size": 4, "group_size": 2, "epochs": 2, "warmup_steps": 2,
-    "cond_hidden": 16, "checkpoint_every": 3, "device": "cpu"}}
+    "cond_hidden": 16, "checkpoint_every": 3}}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def trained(corpus_files):
                           "--manifest", str(root / "manifest.parquet"), "--run", "film-no_masking", "--seed", "0",
                           "--checkpoint", str(out / "encoder.pt"), "--log-csv", str(out / "log.csv"),
                           "--plot", str(out / "loss.png"), "--metrics", str(out / "metrics.json"),
-                          "--settings", json.dumps(SETTINGS)])
+                          "--device", "cpu", "--settings", json.dumps(SETTINGS)])
     assert code == 0
     return out
 
@@ -69,7 +69,7 @@ def test_embed_parquet_schema(corpus_files, trained) -> None:
     out = root / "embed" / "film-no_masking" / "seed0.parquet"
     assert embed_main(["--checkpoint", str(trained / "encoder.pt"), "--mels", str(root / "shard-000.npz"),
                        "--features", str(root / "features.parquet"), "--manifest", str(root / "manifest.parquet"),
-                       "--seed", "0", "--out", str(out), "--settings", json.dumps(SETTINGS)]) == 0
+                       "--seed", "0", "--out", str(out), "--device", "cpu", "--settings", json.dumps(SETTINGS)]) == 0
     table = pq.read_table(out)
     assert table.schema.names == ["track_id", "variant_id", "split", "genre", "embedding"]
     assert table.schema.field("embedding").type == pa.list_(pa.float32(), 64)
@@ -94,7 +94,7 @@ def test_embed_random_init(corpus_files) -> None:
         target = path if seed == 1 or not path.exists() else path.with_name("again.parquet")
         assert embed_main(["--random-init", "film-all", "--mels", str(root / "shard-000.npz"),
                            "--features", str(root / "features.parquet"), "--manifest", str(root / "manifest.parquet"),
-                           "--seed", str(seed), "--out", str(target), "--settings", json.dumps(SETTINGS)]) == 0
+                           "--seed", str(seed), "--out", str(target), "--device", "cpu", "--settings", json.dumps(SETTINGS)]) == 0
     first = pq.read_table(paths[0]).to_pandas()
     again = pq.read_table(paths[0].with_name("again.parquet")).to_pandas()
     other = pq.read_table(paths[2]).to_pandas()

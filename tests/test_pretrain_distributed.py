@@ -38,7 +38,7 @@ from mixrep.runs import FAMILIES
 TINY = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2,
                                                "patch_frames": 8, "dropout": 0.0}},
         "segment_frames": 24, "batch_size": 4, "group_size": 2, "epochs": 2, "warmup_steps": 2,
-        "cond_hidden": 16, "checkpoint_every": 2, "lr": 3e-3, "device": "cpu"}
+        "cond_hidden": 16, "checkpoint_every": 2, "lr": 3e-3}
 # 15 training items: batch 4 -> 3 steps per epoch (2 + 2 items per rank); batch 3 -> 5 steps (2 + 1 items).
 JOBS = {"even": ("film-all", {}), "uneven": ("xattn-no_stereo", {"batch_size": 3, "group_size": 1, "epochs": 1}),
         "resumed": ("film-all", {})}
@@ -237,7 +237,7 @@ def test_cli_with_two_processes_writes_the_outputs_of_one(toy) -> None:
                               "--manifest", str(root / "manifest.parquet"), "--run", "prepend-all", "--seed", "3",
                               "--checkpoint", str(out / "encoder.pt"), "--log-csv", str(out / "log.csv"),
                               "--plot", str(out / "loss.png"), "--metrics", str(out / "metrics.json"),
-                              "--nproc", str(nproc), "--threads", str(nproc),
+                              "--nproc", str(nproc), "--threads", str(nproc), "--device", "cpu",
                               "--settings", json.dumps({"seed": 0, "pretrain": TINY})])
         assert code == 0
         outputs[nproc] = out

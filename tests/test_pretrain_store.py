@@ -20,7 +20,7 @@ from mixrep.runs import FAMILIES
 TINY = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2,
                                                "patch_frames": 8, "dropout": 0.1}},
         "segment_frames": 24, "batch_size": 4, "group_size": 2, "epochs": 2, "warmup_steps": 2,
-        "cond_hidden": 16, "checkpoint_every": 100, "lr": 3e-3, "device": "cpu"}
+        "cond_hidden": 16, "checkpoint_every": 100, "lr": 3e-3}
 
 
 def split_shard(shard: MelShard, cut: int) -> list[MelShard]:

@@ -24,7 +24,7 @@ from mixrep.stems import SAMPLE_RATE
 PRETRAIN = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2,
                                                    "patch_frames": 8, "dropout": 0.0}},
             "mel_max_s": 1.0, "segment_frames": 32, "batch_size": 4, "group_size": 2, "epochs": 1,
-            "warmup_steps": 1, "cond_hidden": 16, "checkpoint_every": 100, "device": "cpu"}
+            "warmup_steps": 1, "cond_hidden": 16, "checkpoint_every": 100}
 SETTINGS = {"seed": 1, "shard_size": 8, "features": {"n_mels": 32}, "degrade": {"variants_per_track": 2},
             "pretrain": PRETRAIN, "analysis": {"excerpt_s": 1.5}}
 

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixrep.features.families import FAMILIES as FAMILY_REGISTRY
+from mixrep.model import conditionings as _MECHANISMS
 
-CONDITIONINGS: tuple[str, ...] = ("film", "prepend", "xattn")
+CONDITIONINGS: tuple[str, ...] = _MECHANISMS.CONDITIONINGS.names()  # mixrep.model.conditionings, in its order
 FAMILIES: tuple[str, ...] = FAMILY_REGISTRY.names()  # mixrep.features.families: the one list of families
 FAMILY_SETS: tuple[str, ...] = ("all", *(f"no_{f}" for f in FAMILIES))
 POSITIVES: tuple[str, ...] = ("same_variant", "same_recipe")
-NONE = "none"
+NONE = _MECHANISMS.NONE  # the unconditioned cell (no mechanism)
 RECIPE_SUFFIX = "-recipe"
 
 

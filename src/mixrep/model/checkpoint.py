@@ -1,7 +1,8 @@
 """Self-describing encoder checkpoints (the Demucs habit).
 
-A checkpoint holds the model class, its constructor arguments and its weights, plus everything needed to
-feed it raw data: the Mel frontend settings, the segment length, the feature columns of every enabled
+A checkpoint holds the model class, its constructor arguments (for MixEncoder: also the feature families it
+knew and its mechanism's settings, so that code that gained a family or a mechanism since still rebuilds it)
+and its weights, plus everything needed to feed it raw data: the Mel frontend settings, the segment length, the feature columns of every enabled
 family and their standardisation (train-split mean/std), and the run name. `load_checkpoint` rebuilds the
 model from the file alone, without the config that trained it.
 """
@@ -72,6 +73,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     state = payload.pop("state_dict")
     payload.pop("format")
     meta = EncoderCheckpoint(**payload)
-    model = _resolve(meta.model_class)(**meta.model_kwargs)
+    cls = _resolve(meta.model_class)
+    kwargs = meta.model_kwargs
+    upgrade = getattr(cls, "upgrade_checkpoint", None)  # a file written by older code of the class
+    if upgrade is not None:
+        kwargs, state = upgrade(kwargs, state)
+    model = cls(**kwargs)
     model.load_state_dict(state)
     return model.to(device).eval(), meta

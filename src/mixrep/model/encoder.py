@@ -5,30 +5,36 @@ one token (linear embedding), plus a sinusoidal position code and a learned stem
 through the same pre-LN Transformer as separate sequences (weights shared), are mean-pooled over their
 frame tokens into z^(c) (d values) and concatenated: z = [z^(voc), z^(bass), z^(dr), z^(oth)] (4·d).
 
-Conditioning (mode):
-- ``film``: (γ, β) = MLP(h_mix), one pair per FiLM layer and per stem; after each block listed in
-  `film_layers` the residual stream becomes a' = γ ⊙ a + β. The MLP's last layer starts at zero and γ is
-  parameterised as 1 + Δγ, so a fresh model is exactly the unconditioned one (γ=1, β=0).
-- ``prepend``: h_mix is projected to `prepend_tokens` tokens placed before the frame tokens of every stem;
-  they take part in attention but not in the pooling.
-- ``xattn``: every block gets a cross-attention sub-layer whose keys/values are the family embeddings h_j
-  (one token per enabled family, plus a learned family-identity vector).
-- ``none`` (or a run without families): no conditioner at all.
+Conditioning: the family MLPs Γ (`FeatureConditioner`) give h_mix and the h_j; the mechanism named by
+`conditioning` (a `Mechanism` from the registry `mixrep.model.conditionings`: film, prepend, xattn, ...)
+brings them into the Transformer through its hooks. ``none`` (or an encoder without families) builds neither.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
-from mixrep.model.conditioning import CONDITIONING_MODES, FeatureConditioner
-from mixrep.runs import FAMILIES
+from mixrep.model.conditioning import EncoderShape, FeatureConditioner, Mechanism
+from mixrep.model.conditionings import CONDITIONINGS, NONE, build_mechanism_settings, settings_dict
 from mixrep.stems import STEMS
+
+# Checkpoints written before the conditioning registry (model_kwargs without `families`): the family list of
+# that code, the mechanism keys of its EncoderConfig and the old parameter names. Frozen history: a new
+# mechanism or family never adds to these.
+LEGACY_FAMILIES: tuple[str, ...] = ("dynamics", "spectral", "stereo", "masking")
+LEGACY_CONFIG_KEYS: dict[str, tuple[str, str]] = {"film_layers": ("film", "layers"),
+                                                  "prepend_tokens": ("prepend", "tokens")}
+LEGACY_PARAMETERS: tuple[tuple[str, str], ...] = (  # (old prefix, new prefix) of state_dict keys
+    ("film.", "mechanism.net."), ("prepend.", "mechanism.proj."), ("context.", "mechanism.context."),
+    ("family_embedding.", "mechanism.family_embedding."))
+LEGACY_BLOCK_PARAMETERS: tuple[tuple[str, str], ...] = ((".norm_x.", ".layer.norm."), (".xattn.", ".layer.attn."))
 
 
 @dataclass
@@ -43,10 +49,8 @@ class EncoderConfig:
         heads: attention heads.
         ff_mult: feed-forward width as a multiple of d.
         dropout: dropout inside the blocks.
-        conditioning: one of CONDITIONING_MODES.
+        conditioning: `none` or a mechanism of mixrep.model.conditionings.CONDITIONINGS.
         cond_hidden: width of the family MLPs g_j (256).
-        film_layers: blocks followed by FiLM (0-based; empty = all blocks).
-        prepend_tokens: tokens made from h_mix for ``prepend``.
     """
 
     n_mels: int = 128
@@ -60,17 +64,12 @@ class EncoderConfig:
     dropout: float = 0.0
     conditioning: str = "film"
     cond_hidden: int = 256
-    film_layers: list[int] = field(default_factory=list)
-    prepend_tokens: int = 1
 
     def __post_init__(self) -> None:
-        if self.conditioning not in CONDITIONING_MODES:
-            raise ValueError(f"conditioning must be one of {CONDITIONING_MODES}, got {self.conditioning!r}")
+        if self.conditioning != NONE and self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {[NONE, *CONDITIONINGS]}, got {self.conditioning!r}")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
-        bad = [k for k in self.film_layers if not 0 <= k < self.layers]
-        if bad:
-            raise ValueError(f"film_layers {bad} outside 0..{self.layers - 1}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EncoderConfig:
@@ -79,9 +78,6 @@ class EncoderConfig:
         if unknown:
             raise ValueError(f"unknown encoder settings {unknown}; known: {sorted(known)}")
         return cls(**dict(data))
-
-    def film_layer_set(self) -> tuple[int, ...]:
-        return tuple(self.film_layers) if self.film_layers else tuple(range(self.layers))
 
 
 def sinusoidal_positions(length: int, width: int, device: torch.device) -> torch.Tensor:
@@ -95,29 +91,30 @@ def sinusoidal_positions(length: int, width: int, device: torch.device) -> torch
 
 
 class Block(nn.Module):
-    """Pre-LN Transformer block with an optional cross-attention sub-layer."""
+    """Pre-LN Transformer block; a mechanism may add a residual sub-layer `layer(x, state)` after self-attention.
 
-    def __init__(self, width: int, heads: int, ff_mult: int, dropout: float, cross: bool) -> None:
+    Args:
+        width, heads, ff_mult, dropout: as in EncoderConfig.
+        make_layer: builds the mechanism's sub-layer (or returns None), called after self-attention is built
+            (the creation order decides the initial weights).
+    """
+
+    def __init__(self, width: int, heads: int, ff_mult: int, dropout: float,
+                 make_layer: Callable[[], nn.Module | None] | None = None) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(width)
         self.attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
-        self.cross = cross
-        if cross:
-            self.norm_x = nn.LayerNorm(width)
-            self.xattn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.layer = make_layer() if make_layer is not None else None
         self.norm2 = nn.LayerNorm(width)
         self.ff = nn.Sequential(nn.Linear(width, ff_mult * width), nn.GELU(), nn.Dropout(dropout),
                                 nn.Linear(ff_mult * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: Any = None) -> torch.Tensor:
         h = self.norm1(x)
         x = x + self.drop(self.attn(h, h, h, need_weights=False)[0])
-        if self.cross:
-            if context is None:
-                raise ValueError("a cross-attention block needs the family embeddings")
-            h = self.norm_x(x)
-            x = x + self.drop(self.xattn(h, context, context, need_weights=False)[0])
+        if self.layer is not None:
+            x = self.layer(x, state)
         return x + self.drop(self.ff(self.norm2(x)))
 
 
@@ -127,17 +124,29 @@ class MixEncoder(nn.Module):
     Args:
         config: EncoderConfig or its dict.
         family_dims: enabled family -> feature count (empty: unconditioned, whatever `conditioning` says).
+        families: every family the encoder knows, in the code's order (default: those of family_dims). It
+            is saved in the checkpoint: what a mechanism sizes by it (xattn's family table) stays as trained.
+        settings: the settings of the `conditioning` mechanism (its dataclass or a mapping; default: its
+            defaults).
     """
 
-    def __init__(self, config: EncoderConfig | Mapping[str, Any], family_dims: Mapping[str, int] | None = None):
+    def __init__(self, config: EncoderConfig | Mapping[str, Any], family_dims: Mapping[str, int] | None = None,
+                 families: Sequence[str] | None = None, settings: Any = None) -> None:
         super().__init__()
         self.config = config if isinstance(config, EncoderConfig) else EncoderConfig.from_dict(config)
         cfg = self.config
         self.family_dims: dict[str, int] = dict(family_dims or {})
-        unknown = [name for name in self.family_dims if name not in FAMILIES]
+        self.families: tuple[str, ...] = tuple(families) if families is not None else tuple(self.family_dims)
+        unknown = [name for name in self.family_dims if name not in self.families]
         if unknown:
-            raise ValueError(f"unknown feature families {unknown}; known: {list(FAMILIES)}")
-        self.mode = cfg.conditioning if self.family_dims else "none"
+            raise ValueError(f"unknown feature families {unknown}; known: {list(self.families)}")
+        self.mode = cfg.conditioning if self.family_dims else NONE
+        # a `none` encoder keeps the settings it was given (of the mechanism its config names) for its kwargs
+        self.settings = build_mechanism_settings(cfg.conditioning, settings) if cfg.conditioning != NONE else None
+        mechanism_class = CONDITIONINGS.get(self.mode).mechanism() if self.mode != NONE else None
+        shape = EncoderShape(width=cfg.width, layers=cfg.layers, heads=cfg.heads, dropout=cfg.dropout,
+                             num_stems=cfg.num_stems, hidden=cfg.cond_hidden, families=self.families,
+                             enabled=tuple(self.family_dims))
         d = cfg.width
         # input standardisation per channel and Mel band (set from training data; identity by default)
         self.register_buffer("input_mean", torch.zeros(cfg.channels, cfg.n_mels))
@@ -145,25 +154,14 @@ class MixEncoder(nn.Module):
         self.patch = nn.Linear(cfg.channels * cfg.n_mels * cfg.patch_frames, d)
         self.stem_embedding = nn.Embedding(cfg.num_stems, d)
         nn.init.normal_(self.stem_embedding.weight, std=0.02)
+        # the parameter creation order (blocks with their sub-layers, norm, Γ, mechanism) decides the init
         self.blocks = nn.ModuleList(
-            Block(d, cfg.heads, cfg.ff_mult, cfg.dropout, cross=self.mode == "xattn") for _ in range(cfg.layers))
+            Block(d, cfg.heads, cfg.ff_mult, cfg.dropout,
+                  partial(mechanism_class.block_layer, shape, self.settings) if mechanism_class else None)
+            for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
-        self.conditioner = FeatureConditioner(self.family_dims, cfg.cond_hidden) if self.mode != "none" else None
-        if self.mode == "film":
-            self.film_at = cfg.film_layer_set()
-            out = len(self.film_at) * cfg.num_stems * 2 * d
-            self.film = nn.Sequential(nn.Linear(cfg.cond_hidden, cfg.cond_hidden), nn.GELU(),
-                                      nn.Linear(cfg.cond_hidden, out))
-            nn.init.zeros_(self.film[-1].weight)  # γ = 1, β = 0 at start
-            nn.init.zeros_(self.film[-1].bias)
-        elif self.mode == "prepend":
-            self.prepend = nn.Linear(cfg.cond_hidden, cfg.prepend_tokens * d)
-        elif self.mode == "xattn":
-            self.context = nn.Linear(cfg.cond_hidden, d)
-            self.family_embedding = nn.Embedding(len(FAMILIES), d)
-            nn.init.normal_(self.family_embedding.weight, std=0.02)
-            family_index = [FAMILIES.index(name) for name in self.family_dims]
-            self.register_buffer("family_index", torch.tensor(family_index, dtype=torch.long), persistent=False)
+        self.conditioner = FeatureConditioner(self.family_dims, cfg.cond_hidden) if mechanism_class else None
+        self.mechanism: Mechanism | None = mechanism_class(shape, self.settings) if mechanism_class else None
 
     @property
     def embedding_dim(self) -> int:
@@ -171,7 +169,37 @@ class MixEncoder(nn.Module):
 
     def kwargs(self) -> dict[str, Any]:
         """Constructor arguments (saved in checkpoints so that they rebuild the model)."""
-        return {"config": asdict(self.config), "family_dims": dict(self.family_dims)}
+        return {"config": asdict(self.config), "family_dims": dict(self.family_dims),
+                "families": list(self.families),
+                "settings": settings_dict(self.settings) if self.settings is not None else None}
+
+    @staticmethod
+    def upgrade_checkpoint(kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor]
+                           ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Constructor arguments and weights of a checkpoint from before the conditioning registry, as today's.
+
+        Such a checkpoint has no `families` (its code knew LEGACY_FAMILIES), keeps the mechanism settings in
+        its config (film_layers, prepend_tokens) and names the mechanism's parameters without `mechanism.`.
+        """
+        kwargs = dict(kwargs)
+        if "families" in kwargs:
+            return kwargs, dict(state)
+        config = dict(kwargs["config"])
+        legacy = {key: config.pop(key) for key in list(config) if key in LEGACY_CONFIG_KEYS}
+        settings = {LEGACY_CONFIG_KEYS[key][1]: value for key, value in legacy.items()
+                    if LEGACY_CONFIG_KEYS[key][0] == config.get("conditioning")}
+        kwargs.update(config=config, families=list(LEGACY_FAMILIES), settings=settings)
+        renamed = {}
+        for key, value in state.items():
+            for old, new in LEGACY_PARAMETERS:
+                if key.startswith(old):
+                    key = new + key[len(old):]
+                    break
+            if key.startswith("blocks."):
+                for old, new in LEGACY_BLOCK_PARAMETERS:
+                    key = key.replace(old, new, 1)
+            renamed[key] = value
+        return kwargs, renamed
 
     @torch.no_grad()
     def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -179,7 +207,7 @@ class MixEncoder(nn.Module):
         self.input_mean.copy_(mean.reshape(self.input_mean.shape))
         self.input_std.copy_(std.reshape(self.input_std.shape).clamp_min(1e-3))
 
-    def _tokens(self, mels: torch.Tensor) -> torch.Tensor:
+    def _tokens(self, mels: torch.Tensor, stem_codes: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         batch, stems, channels, bands, frames = mels.shape  # B, S, C, M, T
         if (stems, channels, bands) != (cfg.num_stems, cfg.channels, cfg.n_mels):
@@ -193,39 +221,24 @@ class MixEncoder(nn.Module):
         x = x.reshape(batch * stems, channels, bands, num_tokens, cfg.patch_frames)
         x = x.permute(0, 3, 1, 2, 4).reshape(batch * stems, num_tokens, -1)  # B·S, N, C·M·P
         x = self.patch(x) + sinusoidal_positions(num_tokens, cfg.width, x.device)
-        stem_ids = torch.arange(stems, device=x.device).repeat(batch)
-        return x + self.stem_embedding(stem_ids)[:, None, :]  # B·S, N, d
+        return x + stem_codes[:, None, :]  # B·S, N, d
 
     def forward(self, mels: torch.Tensor, features: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         cfg = self.config
         batch, stems = mels.shape[:2]
-        x = self._tokens(mels)
-        context = None
-        film: torch.Tensor | None = None
+        stem_codes = self.stem_embedding(torch.arange(stems, device=mels.device).repeat(batch))  # B·S, d
+        x = self._tokens(mels, stem_codes)
+        state: Any = None
         skip = 0
-        if self.conditioner is not None:
+        if self.mechanism is not None and self.conditioner is not None:
             if features is None:
                 raise ValueError(f"this encoder is conditioned on {list(self.family_dims)}: pass their features")
             h_mix, per_family = self.conditioner(features)  # B, H ; B, J, H
-            if self.mode == "film":
-                film = self.film(h_mix).reshape(batch, len(self.film_at), stems, 2, cfg.width)
-                film = film.permute(1, 0, 2, 3, 4).reshape(len(self.film_at), batch * stems, 2, 1, cfg.width)
-            elif self.mode == "prepend":
-                tokens = self.prepend(h_mix).reshape(batch, 1, cfg.prepend_tokens, cfg.width)
-                tokens = tokens.expand(batch, stems, cfg.prepend_tokens, cfg.width)
-                tokens = tokens.reshape(batch * stems, cfg.prepend_tokens, cfg.width)
-                stem_ids = torch.arange(stems, device=x.device).repeat(batch)
-                x = torch.cat([tokens + self.stem_embedding(stem_ids)[:, None, :], x], dim=1)
-                skip = cfg.prepend_tokens
-            else:  # xattn
-                context = self.context(per_family) + self.family_embedding(self.family_index)[None]
-                context = context.repeat_interleave(stems, dim=0)  # B·S, J, d
-        film_slot = 0
+            x, state = self.mechanism.begin(x, h_mix, per_family, stem_codes)
+            skip = self.mechanism.prefix_tokens
         for index, block in enumerate(self.blocks):
-            x = block(x, context)
-            if film is not None and index in self.film_at:
-                gamma_delta, beta = film[film_slot, :, 0], film[film_slot, :, 1]
-                x = (1.0 + gamma_delta) * x + beta
-                film_slot += 1
+            x = block(x, state)
+            if self.mechanism is not None:
+                x = self.mechanism.after_block(index, x, state)
         pooled = self.norm(x[:, skip:]).mean(dim=1)  # B·S, d
         return pooled.reshape(batch, stems * cfg.width)

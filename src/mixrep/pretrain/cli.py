@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from mixrep.audio import AudioError
+from mixrep.devices import add_runtime_arguments, configure_runtime, resolve_device
 from mixrep.errors import InputError
 from mixrep.provenance import code_version
 from mixrep.runs import FAMILIES, POSITIVES, RunSpec, grid, parse_run
@@ -40,11 +41,6 @@ def run_option(name: str, option: str = "--run") -> RunSpec:
         raise InputError(option, f"unknown ablation cell {name!r}; valid cells: {valid}") from None
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------- mels
 def mels_main(argv: list[str] | None = None) -> int:
     """Render every track × variant of one shard and store its log-Mels (results/mels/{shard}.npz)."""
@@ -56,10 +52,10 @@ def mels_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stems-index", required=True, help="results/stems/{shard}/index.parquet")
     parser.add_argument("--recipes", required=True, help="results/variants/{shard}/recipes.parquet")
     parser.add_argument("--out", required=True, help="results/mels/{shard}.npz")
-    parser.add_argument("--threads", type=int, default=1)
+    add_runtime_arguments(parser, device=None)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    _set_threads(args.threads)
+    configure_runtime(args)
     settings = PretrainSettings.from_settings(load_settings(args.settings))
     for path in (args.stems_index, args.recipes):
         if not Path(path).exists():
@@ -113,7 +109,6 @@ def _split_counts(items) -> dict[str, int]:
 # ---------------------------------------------------------------- pretrain
 def pretrain_main(argv: list[str] | None = None) -> int:
     """Contrastive pretraining of one ablation cell: encoder.pt, log.csv, loss.png, metrics.json."""
-    from mixrep.devices import resolve_device
     from mixrep.pretrain.config import PretrainSettings
     from mixrep.pretrain.distributed import Ranks, check_world, launch, rank_device, torchrun_ranks
 
@@ -133,7 +128,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-csv", required=True)
     parser.add_argument("--plot", required=True, help="output loss.png")
     parser.add_argument("--metrics", required=True, help="output metrics.json")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the job (split among processes)")
+    add_runtime_arguments(parser)  # --threads: of the whole job, split among its processes
     parser.add_argument("--nproc", type=int, default=1,
                         help="data-parallel processes on this node (one GPU each on CUDA); ignored under torchrun")
     add_settings_argument(parser)
@@ -145,7 +140,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     try:
         check_world(settings.batch_size, world)
         if world > 1 and not launched:  # before any process is spawned: one GPU per process on CUDA
-            rank_device(resolve_device(settings.device), world - 1)
+            rank_device(resolve_device(args.device), world - 1)
     except ValueError as error:
         raise SystemExit(f"pretrain: {error}") from error
     if launched:
@@ -160,15 +155,14 @@ def pretrain_main(argv: list[str] | None = None) -> int:
 
 def _pretrain(ranks: Ranks, local_rank: int, init_method: str, args: argparse.Namespace) -> None:
     """One process of `mixrep pretrain`: all ranks train, rank 0 evaluates and writes every output."""
-    from mixrep.devices import resolve_device
     from mixrep.pretrain import distributed
     from mixrep.pretrain.config import PretrainSettings
     from mixrep.pretrain.train import train_encoder
 
     spec = run_option(args.run)
-    _set_threads(max(1, args.threads // ranks.world))
+    torch.set_num_threads(max(1, args.threads // ranks.world))
     settings = PretrainSettings.from_settings(load_settings(args.settings))
-    device = resolve_device(settings.device)
+    device = resolve_device(args.device)
     if ranks.active:
         device = distributed.rank_device(device, local_rank)
         distributed.init(ranks, device, init_method)
@@ -258,7 +252,6 @@ def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:
 def embed_main(argv: list[str] | None = None) -> int:
     """Embeddings (+ two held-out views per item) of a trained cell, a random-init encoder or a control."""
     from mixrep.model.checkpoint import load_checkpoint
-    from mixrep.devices import resolve_device
     from mixrep.pretrain.config import PretrainSettings, build_model
     from mixrep.pretrain.controls import CONTROL_NAMES, AudioOnly, build_control
     from mixrep.pretrain.embed import embed_items, embed_views, views_path, write_embeddings, write_views
@@ -280,12 +273,11 @@ def embed_main(argv: list[str] | None = None) -> int:
                         help="results/embed/{source}/seed{seed}.parquet (its .views.parquet beside it)")
     parser.add_argument("--audio-only-out", default=None,
                         help="with --checkpoint of a conditioned cell: also the cell with its features zeroed")
-    parser.add_argument("--threads", type=int, default=1)
+    add_runtime_arguments(parser)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    _set_threads(args.threads)
+    device = configure_runtime(args)
     settings = PretrainSettings.from_settings(load_settings(args.settings))
-    device = resolve_device(settings.device)
     start = time.perf_counter()
     if args.checkpoint:
         try:

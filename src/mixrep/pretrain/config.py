@@ -1,8 +1,9 @@
 """The `pretrain` config section as a dataclass, and the model a run + preset stand for.
 
 Presets are data: `presets` maps a name to encoder sizes ({layers, width, heads, ...}); `preset` picks one.
-A run name (`film-no_masking`) decides the conditioning mechanism and the enabled feature families.
-Defaults here equal those of workflow/schemas/sections/pretrain.schema.yaml.
+A run name (`film-no_masking`) decides the conditioning mechanism and the enabled feature families;
+`conditioning` holds every mechanism's settings (`pretrain.conditioning.<name>`, defaults in their dataclasses
+in mixrep.model.conditionings). The other defaults equal those of workflow/schemas/sections/pretrain.schema.yaml.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import torch
 
+from mixrep.model.conditionings import build_all_settings, settings_dict
 from mixrep.model.encoder import EncoderConfig, MixEncoder
 from mixrep.model.frontend import MelConfig
-from mixrep.runs import parse_run
+from mixrep.runs import FAMILIES, parse_run
 
 
 def default_presets() -> dict[str, dict[str, Any]]:
@@ -43,12 +45,10 @@ class PretrainSettings:
     temperature: float = 0.1
     grad_clip: float = 1.0
     cond_hidden: int = 256
-    film_layers: list[int] = field(default_factory=list)
-    prepend_tokens: int = 1
+    conditioning: dict[str, Any] = field(default_factory=lambda: build_all_settings({}))  # mechanism -> settings
     checkpoint_every: int = 50
     eval_every: int = 1
     eval_batch_size: int = 64
-    device: str = "auto"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PretrainSettings:
@@ -58,7 +58,7 @@ class PretrainSettings:
         unknown = sorted(set(section) - known)
         if unknown:
             raise ValueError(f"unknown pretrain settings {unknown}; known: {sorted(known)}")
-        obj = cls(**section)
+        obj = cls(**{**section, "conditioning": build_all_settings(section.get("conditioning"))})
         if obj.preset not in obj.presets:
             raise ValueError(f"preset {obj.preset!r} is not among presets {sorted(obj.presets)}")
         if obj.batch_size % obj.group_size:
@@ -66,7 +66,7 @@ class PretrainSettings:
         return obj
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "conditioning": {k: settings_dict(v) for k, v in self.conditioning.items()}}
 
     def mel_config(self) -> MelConfig:
         return MelConfig(stereo=self.stereo)
@@ -74,8 +74,7 @@ class PretrainSettings:
     def encoder_config(self, conditioning: str) -> EncoderConfig:
         sizes = dict(self.presets[self.preset])
         return EncoderConfig.from_dict({**sizes, "n_mels": self.mel_config().n_mels, "conditioning": conditioning,
-                                        "cond_hidden": self.cond_hidden, "film_layers": list(self.film_layers),
-                                        "prepend_tokens": self.prepend_tokens})
+                                        "cond_hidden": self.cond_hidden})
 
 
 def build_model(run: str, settings: PretrainSettings, family_dims: Mapping[str, int], seed: int) -> MixEncoder:
@@ -85,4 +84,6 @@ def build_model(run: str, settings: PretrainSettings, family_dims: Mapping[str, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         # the `none` cell has no families: the encoder is unconditioned whatever mechanism it names
-        return MixEncoder(settings.encoder_config(spec.conditioning if spec.conditioned else "film"), dims)
+        mechanism = spec.conditioning if spec.conditioned else "film"
+        return MixEncoder(settings.encoder_config(mechanism), dims, families=FAMILIES,
+                          settings=settings.conditioning[mechanism])
