@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,6 +256,14 @@ def separate_file(model: torch.nn.Module, path: str | Path, stem_dir: str | Path
     estimates = stream_separate(model_chunk_fn(model), source(), stats.count, len(model.sources), mean, std,
                                 settings, device)
     return _drain((block[order].numpy() for block in estimates), StemSink(stem_dir, stem_format))
+
+
+def write_blocks(blocks: Iterable[np.ndarray], stem_dir: str | Path, stem_format: str = "flac24") -> int:
+    """Write (4, 2, n) float32 blocks in STEMS order as the stems of `stem_dir`; return the samples per stem.
+
+    The stem writer for a separator of its own (`separator.py`): no partial files when a block fails.
+    """
+    return _drain(iter(blocks), StemSink(stem_dir, stem_format))
 
 
 def _stem_paths(stem_dir: Path) -> list[Path]:
