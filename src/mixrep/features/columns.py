@@ -1,9 +1,10 @@
-"""The feature table's columns: the ONE place that names them and gives their unit, family and sentinel.
+"""The feature table's columns: their names, units, families and sentinels, assembled from the families.
 
 Every feature column is `<family>.<target>.<name>` with family one of the registered feature families
-(`mixrep.features.families.FAMILIES`: dynamics, spectral, stereo, masking, each declaring its `Feature`s in its
-own module) and target one of the four stems (`mixrep.stems.STEMS`) or `mix` (the sum of the stems). Columns are float32. The column set is fixed (it does not depend on the data or the settings), so
-per-shard tables always concatenate and a model's input width is known before any audio is read.
+(`mixrep.features.families.FAMILIES`: dynamics, spectral, stereo, masking; each declares its `Feature`s in
+its own module) and target one of the four stems (`mixrep.stems.STEMS`) or `mix` (the sum of the stems).
+Columns are float32. The column set is fixed (it does not depend on the data or the settings), so per-shard
+tables always concatenate and a model's input width is known before any audio is read.
 
 Sentinels: a target whose RMS is at or below `features.silence_threshold_db` is not measured; its columns
 hold `sentinel` (levels at FLOOR_DB, shape measures 0, masking 0) and `dynamics.<target>.active` is 0.
