@@ -214,6 +214,13 @@ def test_master_reaches_the_target_and_keeps_the_sum_exact():
 
 
 # ------------------------------------------------------------------------------------ arrangement
+def test_docs_hold_the_genre_tables(repo_root: Path) -> None:
+    from mixrep.corpus.genres import describe_genres
+    docs = (repo_root / "docs" / "corpus.md").read_text().splitlines()
+    missing = [line for line in describe_genres().splitlines() if line and line not in docs]
+    assert not missing, f"docs/corpus.md lacks (or differs in) these rows of describe_genres(): {missing}"
+
+
 def test_arrangement_conventions():
     rng = np.random.default_rng(11)
     for name, genre in [(name, genre) for name, genre in GENRES.items() for _ in range(4)]:

@@ -53,3 +53,11 @@ def test_width_pan_is_width_then_pan() -> None:
     np.testing.assert_allclose(hard_left[1], 0.0, atol=1e-12)
     np.testing.assert_allclose(width_pan(x, 0.7, 0.3), width(x, 0.7) * np.array(pan_gains(0.3))[:, None])
     assert width_pan(x.astype(np.float32), 1.2, 0.1).dtype == np.float64
+
+
+def test_batched_audio_keeps_channels_on_axis_minus_2() -> None:
+    batch = np.random.default_rng(4).standard_normal((3, 4, 2, 100))
+    mid, side = mid_side(batch)
+    assert mid.shape == (3, 4, 100)
+    np.testing.assert_array_equal(width(batch, 0.5)[1, 2], width(batch[1, 2], 0.5))
+    np.testing.assert_array_equal(pan(batch, 0.3)[0, 1], pan(batch[0, 1], 0.3))

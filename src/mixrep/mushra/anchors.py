@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import firwin, freqz, oaconvolve
+from scipy.signal import firwin, oaconvolve
 
 from mixrep.stems import SAMPLE_RATE
 
@@ -64,12 +64,6 @@ def make_anchor(audio: np.ndarray, name: str, sample_rate: int = SAMPLE_RATE) ->
     if name not in ANCHORS_HZ:
         raise ValueError(f"unknown anchor {name!r}; anchors are {list(ANCHORS_HZ)}")
     return lowpass(audio, ANCHORS_HZ[name], sample_rate)
-
-
-def magnitude_response_db(taps: np.ndarray, freqs_hz: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """|H(f)| in dB of an FIR at the given frequencies."""
-    _, h = freqz(taps, worN=np.asarray(freqs_hz, dtype=np.float64), fs=sample_rate)
-    return 20.0 * np.log10(np.abs(h) + 1e-300)
 
 
 def check_mask(freqs_hz: np.ndarray, response_db: np.ndarray, cutoff_hz: float,

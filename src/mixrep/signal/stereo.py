@@ -19,20 +19,22 @@ def pan_gains(position: float) -> tuple[np.float64, np.float64]:
 
 
 def pan(audio: np.ndarray, position: float) -> np.ndarray:
-    """(2, N) audio scaled by `pan_gains(position)`; the gains are cast to the audio's dtype."""
+    """(..., 2, N) audio scaled by `pan_gains(position)`; the gains are cast to the audio's dtype."""
     return audio * np.asarray(pan_gains(position), dtype=audio.dtype).reshape(2, 1)
 
 
 def mid_side(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """mid = (L + R) / 2 and side = (L - R) / 2 of (2, N) audio."""
-    return (audio[0] + audio[1]) * 0.5, (audio[0] - audio[1]) * 0.5
+    """mid = (L + R) / 2 and side = (L - R) / 2 of (..., 2, N) audio (channels on axis -2): (..., N) each."""
+    left, right = audio[..., 0, :], audio[..., 1, :]
+    return (left + right) * 0.5, (left - right) * 0.5
 
 
 def width(audio: np.ndarray, amount: float) -> np.ndarray:
-    """Side scaled by `amount`, mid untouched: (2, N) -> (2, N). Pass np.float32(amount) to stay in float32."""
+    """Side scaled by `amount`, mid untouched: (..., 2, N) -> (..., 2, N). Pass np.float32(amount) to stay in
+    float32."""
     mid, side = mid_side(audio)
     side = side * amount
-    return np.stack([mid + side, mid - side])
+    return np.stack([mid + side, mid - side], axis=-2)
 
 
 def width_pan(audio: np.ndarray, amount: float, position: float) -> np.ndarray:

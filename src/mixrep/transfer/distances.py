@@ -9,13 +9,14 @@ for the optional feature term of the ST-ITO objective.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from scipy.signal import welch
 
 from mixrep.signal.mel import mel_filterbank
+from mixrep.signal.stereo import mid_side
 from mixrep.stems import SAMPLE_RATE
 from mixrep.transfer.chain import loudness_lufs
 
@@ -37,11 +38,6 @@ class MixFeatures:
     width: float  # side energy / (mid + side energy), 0 = mono
     imbalance_db: float  # left minus right energy, dB
 
-    def to_record(self) -> dict[str, float]:
-        record = {k: float(v) for k, v in asdict(self).items() if k != "mel_db"}
-        record.update({f"mel_{i:02d}_db": float(v) for i, v in enumerate(self.mel_db)})
-        return record
-
 
 @lru_cache(maxsize=4)
 def _mel_bank(sample_rate: int) -> np.ndarray:
@@ -56,7 +52,7 @@ def mix_features(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> MixFeatures
         raise ValueError(f"expected a stereo mix of shape (2, N), got {mix.shape}")
     rms = math.sqrt(float(np.mean(mix ** 2)) + EPS)
     crest = 20.0 * math.log10((float(np.max(np.abs(mix))) + EPS) / rms)
-    mid, side = 0.5 * (mix[0] + mix[1]), 0.5 * (mix[0] - mix[1])
+    mid, side = mid_side(mix)
     nperseg = min(N_FFT, mix.shape[1])
     _, power = welch(mid, fs=sample_rate, nperseg=nperseg, nfft=N_FFT)
     bands = 10.0 * np.log10(_mel_bank(sample_rate) @ power + EPS)

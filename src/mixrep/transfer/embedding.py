@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mixrep.errors import InputError
+from mixrep.signal.stereo import mid_side
 from mixrep.stems import SAMPLE_RATE
 
 EmbedFn = Callable[[np.ndarray], np.ndarray]
@@ -33,8 +34,7 @@ def feature_embed_fn(sample_rate: int = SAMPLE_RATE) -> EmbedFn:
         if batch.ndim != 4 or batch.shape[1:3] != (4, 2):
             raise ValueError(f"expected stems (B, 4, 2, N), got {batch.shape}")
         n = batch.shape[-1]
-        mid = 0.5 * (batch[:, :, 0] + batch[:, :, 1])  # B, 4, N
-        side = 0.5 * (batch[:, :, 0] - batch[:, :, 1])
+        mid, side = mid_side(batch)  # B, 4, N each
         power = np.abs(np.fft.rfft(mid, axis=-1)) ** 2  # B, 4, F
         power[..., 1:(n + 1) // 2] *= 2.0  # one-sided spectrum: count the negative frequencies
         freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
