@@ -27,7 +27,7 @@ rule train_separator:
         f"{RESULTS}/benchmarks/train_separator/train_separator.tsv"
     params:
         settings=get_settings("separation"),
-        code=get_code_version("separation"),
+        code=get_code_version("mixrep.separation.cli"),
     threads: 2
     resources:
         mem_mb=6000,
@@ -52,7 +52,7 @@ rule separate:
         f"{RESULTS}/benchmarks/separate/{{shard}}.tsv"
     params:
         settings=get_settings("separation"),
-        code=get_code_version("separation"),
+        code=get_code_version("mixrep.separation.cli"),
     threads: 2
     resources:
         # streaming separation: flat in track length, ~1.9 GB peak for the cpu model with 2 chunks a batch
@@ -81,7 +81,7 @@ rule eval_separation:
         f"{RESULTS}/benchmarks/eval_separation/eval_separation.tsv"
     params:
         settings=get_settings("separation"),
-        code=get_code_version("separation"),
+        code=get_code_version("mixrep.separation.cli"),
     threads: 1
     resources:
         mem_mb=4000,

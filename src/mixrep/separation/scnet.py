@@ -404,12 +404,3 @@ class SCNet(nn.Module):
         wave = torch.istft(torch.view_as_complex(x.contiguous()), **stft)
         wave = wave.reshape(batch, len(self.sources), channels, -1)
         return wave[..., :length]
-
-
-def build_scnet(kwargs: dict) -> SCNet:
-    """SCNet from constructor kwargs (a preset name 'small'/'large' is accepted too)."""
-    if isinstance(kwargs, str):
-        if kwargs not in PRESETS:
-            raise ValueError(f"unknown SCNet preset {kwargs!r}; expected one of {sorted(PRESETS)}")
-        kwargs = PRESETS[kwargs]
-    return SCNet(**kwargs)
