@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixrep.analyse.shard import ShardAnalysis
-from mixrep.degrade.shard import Rejected, recipe_table
+from mixrep.degrade.shard import recipe_table
+from mixrep.errors import Rejected
 from mixrep.features.extract import undefined_columns
 from mixrep.features.table import build_table, check_table, write_table
 from mixrep.pretrain.mels import mel_shard_from_items

@@ -25,10 +25,12 @@ from mixrep.analyse.excerpt import read_stems_excerpt
 from mixrep.analyse.settings import AnalyseSettings
 from mixrep.pretrain.windows import view_windows
 from mixrep.audio import AudioError
-from mixrep.degrade.shard import Rejected, VariantRow, non_finite_reason, render_track_variants, shard_tracks
+from mixrep.degrade.shard import VariantRow, non_finite_reason, render_track_variants, shard_tracks
+from mixrep.errors import Rejected
 from mixrep.features.extract import extract_segments, extract_window_features
 from mixrep.model.frontend import MelFrontend
-from mixrep.pretrain.mels import centre_crop, iter_item_mels
+from mixrep.pretrain.mels import iter_item_mels
+from mixrep.signal.excerpt import centred_excerpt
 from mixrep.stems import SAMPLE_RATE
 
 log = logging.getLogger("mixrep.analyse")
@@ -72,7 +74,7 @@ def analyse_track(track_id: str, stems: np.ndarray, settings: AnalyseSettings, f
         for segment, features in enumerate(extract_segments(rendered, sample_rate, settings.features)):
             out.feature_keys.append((track_id, row.variant_id, segment))
             out.feature_rows.append(features)
-        crop = centre_crop(rendered, max_samples)
+        crop = centred_excerpt(rendered, max_samples)
         out.mel_items += list(iter_item_mels([(track_id, row.variant_id, crop)], frontend, None))
         for window in view_windows(crop.shape[-1], cfg.segment_frames, mel.hop_length, mel.n_fft):
             view = crop[..., window.sample_start:window.sample_stop]
