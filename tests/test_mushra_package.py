@@ -13,7 +13,7 @@ import yaml
 from mixrep.audio import probe, read_audio, write_audio, write_stems
 from mixrep.mushra.cli import package_main
 from mixrep.mushra.package import PackageSettings, mushra_page, pick_by_severity
-from mixrep.transfer.chain import loudness_lufs
+from mixrep.signal.loudness import integrated_lufs
 
 SR = 44100
 
@@ -69,7 +69,7 @@ def test_package_stimuli_are_aligned_and_config_is_webmushra(tmp_path: Path) -> 
     paths = [page["reference"], *page["stimuli"].values()]
     infos = [probe(package / p) for p in paths]
     assert {(i.frames, i.channels, i.sample_rate) for i in infos} == {(2 * SR, 2, SR)}
-    levels = [loudness_lufs(read_audio(package / p)[0], SR) for p in paths]
+    levels = [integrated_lufs(read_audio(package / p)[0], SR) for p in paths]
     assert max(levels) - min(levels) < 0.1
     assert levels[0] == pytest.approx(-23.0, abs=0.1)
     table = pd.read_parquet(package / "stimuli.parquet")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixrep.transfer.chain import ChainSettings, loudness_lufs, render
+from mixrep.signal.loudness import integrated_lufs
+from mixrep.transfer.chain import ChainSettings, render
 from mixrep.transfer.params import ParamSpace
 
 SR = 44100
@@ -45,4 +46,4 @@ def test_master_gain_reaches_loudness_target() -> None:
     space = ParamSpace()
     vector = np.random.default_rng(2).uniform(size=space.dim)
     out = render(stems, space.to_physical(vector), SR, settings=ChainSettings(target_lufs=-20.0))
-    assert loudness_lufs(out.sum(axis=0), SR) == pytest.approx(-20.0, abs=0.05)
+    assert integrated_lufs(out.sum(axis=0), SR) == pytest.approx(-20.0, abs=0.05)

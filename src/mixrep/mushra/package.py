@@ -26,8 +26,8 @@ from mixrep.audio import load_audio, read_audio, write_audio
 from mixrep.mushra import webyaml
 from mixrep.mushra.anchors import ANCHORS_HZ, make_anchor
 from mixrep.signal.excerpt import excerpt_bounds, excerpt_samples
+from mixrep.signal.loudness import integrated_lufs
 from mixrep.stems import SAMPLE_RATE, track_dirname
-from mixrep.transfer.chain import loudness_lufs
 
 CONFIG_NAME = "mixrep.yaml"
 STRICT_MAX_S = 12.0  # webMUSHRA's strict mode checks BS.1534 limits; longer excerpts need strict: false
@@ -101,7 +101,7 @@ def align_loudness(mixes: Sequence[np.ndarray], target_lufs: float, ceiling_dbfs
 
     Returns the gains and the common level reached. A silent mix gets 0 dB (and is reported by the caller).
     """
-    levels = [loudness_lufs(m, sample_rate) for m in mixes]
+    levels = [integrated_lufs(m, sample_rate) for m in mixes]
     peaks = [20.0 * math.log10(float(np.max(np.abs(m))) + 1e-12) for m in mixes]
     target = target_lufs
     finite = [(lvl, pk) for lvl, pk in zip(levels, peaks) if math.isfinite(lvl)]
@@ -200,7 +200,7 @@ def write_item(out_dir: Path, item: str, trial_id: str, stimuli: list[Stimulus],
         records.append({"test_id": settings.test_id, "trial_id": trial_id, "item": item, **(extra or {}),
                         "stimulus": stim.condition, "condition": stim.condition, "path": rel.as_posix(),
                         "variant_id": stim.variant_id, "severity": stim.severity, "gain_db": gain_db,
-                        "lufs": loudness_lufs(written, sample_rate), "target_lufs": level,
+                        "lufs": integrated_lufs(written, sample_rate), "target_lufs": level,
                         "peak_dbfs": 20.0 * math.log10(float(np.max(np.abs(written))) + 1e-12),
                         "samples": written.shape[-1], "channels": written.shape[0], "notes": "; ".join(stim.notes)})
     if predict is not None and all(s is not None for s in scaled_stems):

@@ -9,7 +9,6 @@ fresh plugins, so equal parameters give bit-identical audio (no state carried be
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,15 +36,6 @@ class ChainSettings:
     reverb_damping: float = 0.5
     target_lufs: float | None = -16.0
     max_master_gain_db: float = 30.0
-
-
-def loudness_lufs(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
-    """Integrated loudness of a (2, N) mix (`mixrep.signal.loudness`), -inf when silent."""
-    mix = np.asarray(mix, dtype=np.float64)
-    if mix.shape[-1] < int(0.4 * sample_rate) + 1:
-        raise ValueError(f"need at least 0.4 s of audio to measure loudness, got {mix.shape[-1]} samples")
-    value = integrated_lufs(mix, sample_rate)
-    return value if math.isfinite(value) else float("-inf")
 
 
 def process_stem(stem: np.ndarray, params: dict[str, float], sample_rate: int,
@@ -98,7 +88,7 @@ def apply_master(stems: np.ndarray, sample_rate: int, settings: ChainSettings) -
 
 def master_gain_db(mix: np.ndarray, sample_rate: int, target_lufs: float, max_gain_db: float = 30.0) -> float:
     """Gain (dB) that brings `mix` to `target_lufs`, clipped to +-max_gain_db; 0 for a silent mix."""
-    level = loudness_lufs(mix, sample_rate)
+    level = integrated_lufs(mix, sample_rate)
     if level < SILENCE_LUFS:
         return 0.0
     return float(np.clip(target_lufs - level, -max_gain_db, max_gain_db))

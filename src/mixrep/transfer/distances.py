@@ -15,10 +15,10 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import welch
 
+from mixrep.signal.loudness import integrated_lufs
 from mixrep.signal.mel import mel_filterbank
 from mixrep.signal.stereo import mid_side
 from mixrep.stems import SAMPLE_RATE
-from mixrep.transfer.chain import loudness_lufs
 
 N_MELS = 32
 N_FFT = 2048
@@ -59,7 +59,7 @@ def mix_features(mix: np.ndarray, sample_rate: int = SAMPLE_RATE) -> MixFeatures
     e_mid, e_side = float(np.sum(mid ** 2)), float(np.sum(side ** 2))
     e_left, e_right = float(np.sum(mix[0] ** 2)), float(np.sum(mix[1] ** 2))
     return MixFeatures(
-        loudness_lufs=loudness_lufs(mix, sample_rate),
+        loudness_lufs=integrated_lufs(mix, sample_rate),
         crest_db=crest,
         mel_db=bands - bands.mean(),
         width=e_side / (e_mid + e_side + EPS),

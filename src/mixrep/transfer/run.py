@@ -18,8 +18,9 @@ import pandas as pd
 from mixrep.audio import write_audio, write_stems
 from mixrep.settings import write_json
 from mixrep.signal.excerpt import centred_excerpt, excerpt_samples
+from mixrep.signal.loudness import integrated_lufs
 from mixrep.stems import SAMPLE_RATE
-from mixrep.transfer.chain import SILENCE_LUFS, ChainSettings, loudness_lufs, master_gain_db, render
+from mixrep.transfer.chain import SILENCE_LUFS, ChainSettings, master_gain_db, render
 from mixrep.transfer.distances import DISTANCE_NAMES, cosine_distance, feature_distances, mix_features
 from mixrep.transfer.embedding import EmbedFn
 from mixrep.transfer.ito import ItoResult, ItoSettings, StyleObjective, cmaes
@@ -81,10 +82,10 @@ def transfer_pair(pair: Pair, source: np.ndarray, target: np.ndarray, embed_fn: 
     length = excerpt_samples(settings.excerpt_s, sample_rate)
     src_x, tgt_x = centred_excerpt(source, length), centred_excerpt(target, length)
     target_mix = tgt_x.sum(axis=0)
-    target_lufs = settings.master_lufs if settings.master_lufs is not None else loudness_lufs(target_mix, sample_rate)
+    target_lufs = settings.master_lufs if settings.master_lufs is not None else integrated_lufs(target_mix, sample_rate)
     if not np.isfinite(target_lufs) or target_lufs < SILENCE_LUFS:
         raise ValueError(f"target {pair.target}: excerpt is silent ({target_lufs} LUFS), no style to transfer")
-    if loudness_lufs(src_x.sum(axis=0), sample_rate) < SILENCE_LUFS:
+    if integrated_lufs(src_x.sum(axis=0), sample_rate) < SILENCE_LUFS:
         raise ValueError(f"source {pair.source}: excerpt is silent, nothing to process")
     chain = ChainSettings(settings.reverb_room_size, settings.reverb_damping, target_lufs)
     objective = StyleObjective(settings.space, embed_fn, tgt_x, src_x, chain, settings.feature_weight, sample_rate)
