@@ -26,11 +26,14 @@ from mixrep.model.checkpoint import EncoderCheckpoint
 from mixrep.model.encoder import EncoderConfig, MixEncoder
 from mixrep.model.frontend import MelConfig, MelFrontend
 from mixrep.pretrain.bundle import EncoderBundle
-from mixrep.transfer.chain import ChainSettings, loudness_lufs
+from mixrep.signal.excerpt import centred_excerpt, excerpt_samples
+from mixrep.signal.loudness import integrated_lufs
+from mixrep.stems import SAMPLE_RATE
+from mixrep.transfer.chain import ChainSettings
 from mixrep.transfer.ito import StyleObjective, cmaes
 from mixrep.transfer.params import ParamSpace
 from mixrep.transfer.presets import resolve_search
-from mixrep.transfer.run import DEFAULT_PARAMS, excerpt
+from mixrep.transfer.run import DEFAULT_PARAMS
 
 # source genre, target genre, search: the default pairs under both budgets, and the published search without its
 # early stop on the first pair (all of them: ~15 CPU minutes on one core)
@@ -72,8 +75,9 @@ def main() -> None:
     space = ParamSpace(list(DEFAULT_PARAMS))
     rows = []
     for source, target, search in runs:
-        src, tgt = excerpt(tracks[source], args.excerpt), excerpt(tracks[target], args.excerpt)
-        chain = ChainSettings(target_lufs=loudness_lufs(tgt.sum(axis=0)))
+        length = excerpt_samples(args.excerpt, SAMPLE_RATE)
+        src, tgt = centred_excerpt(tracks[source], length), centred_excerpt(tracks[target], length)
+        chain = ChainSettings(target_lufs=integrated_lufs(tgt.sum(axis=0), SAMPLE_RATE))
         objective = StyleObjective(space, embed, tgt, src, chain)
         d0 = float(objective(space.neutral_vector()[None])[0])
         settings = resolve_search(SEARCHES[search], args.seed)
