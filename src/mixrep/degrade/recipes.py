@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mixrep.degrade.config import DegradeSettings
+from mixrep.degrade.effects import Effect
 from mixrep.degrade.faults import make_effect
 from mixrep.stems import STEMS
 
