@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import extending_separator
-from mixrep.schema import assembled_schema
+from mixrep.config_schema import assembled_schema
 from mixrep.separation import separators
 from mixrep.separation.separators import SEPARATORS
 from mixrep.workflow_config import validate_config
@@ -124,3 +124,13 @@ def test_a_separator_added_in_a_copy_validates_plans_and_separates(tmp_path: Pat
                 for line in out.splitlines() if "mixrep eval-separation" in line and "--settings" in line]
     assert settings and settings[0]["separation"]["method"] == "dummy"
     assert settings[0]["separation"]["dummy"] == {"gain": 0.25}
+
+
+def test_the_commands_refuse_keys_that_left_the_config() -> None:
+    from mixrep.errors import InputError
+    from mixrep.separation.cli import _section
+
+    with pytest.raises(InputError, match=r"separation: unknown keys \['threads'\]"):
+        _section({"separation": {"method": "scnet", "threads": 2}})
+    section = _section({"seed": 4, "separation": {"method": "oracle"}})
+    assert section["stem_format"] == "flac24" and section["checkpoint_model"] == "small" and section["seed"] == 4

@@ -18,6 +18,7 @@ import yaml
 
 from mixrep.devices import add_runtime_arguments, configure_runtime
 from mixrep.errors import InputError
+from mixrep.separation import separators
 from mixrep.separation.separators import SEPARATORS
 from mixrep.settings import add_settings_argument, load_settings, write_json
 from mixrep.tables import read_table
@@ -30,13 +31,21 @@ SECTION_SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / 
 
 
 @lru_cache(maxsize=1)
+def _schema_properties() -> dict:
+    return yaml.safe_load(SECTION_SCHEMA.read_text())["properties"]
+
+
 def _schema_defaults() -> dict:
-    schema = yaml.safe_load(SECTION_SCHEMA.read_text())
-    return {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    return {key: prop["default"] for key, prop in _schema_properties().items() if "default" in prop}
 
 
 def _section(settings: dict) -> dict:
-    section = {**_schema_defaults(), **(settings.get("separation") or {})}
+    given = dict(settings.get("separation") or {})
+    known = set(_schema_properties()) | set(separators.sections())
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InputError("--settings", f"separation: unknown keys {unknown} (known: {sorted(known)})")
+    section = {**_schema_defaults(), **given}
     section["seed"] = int(settings.get("seed", 0))
     return section
 
