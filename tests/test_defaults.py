@@ -76,7 +76,7 @@ PENDING = {
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    from mixrep.schema import assembled_schema
+    from mixrep.config_schema import assembled_schema
 
     return assembled_schema(SCHEMA)
 
@@ -84,7 +84,7 @@ def schema() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def patched() -> set[str]:
     """Dotted config paths whose schema a registry inserts from a dataclass (no YAML defaults to compare)."""
-    from mixrep.schema import registry_patches
+    from mixrep.config_schema import registry_patches
 
     return {path for _, patch in registry_patches() for path in patch.sections}
 

@@ -157,7 +157,7 @@ def test_config_rejects_unknown_keys_and_bad_ranges(repo_root):
 
 def test_schema_defaults_match_the_dataclass_defaults(repo_root):
     """The degrade section as validated (YAML schema + the fault registry's patch) fills in DegradeSettings()."""
-    from mixrep.schema import assembled_schema
+    from mixrep.config_schema import assembled_schema
 
     schema = assembled_schema(repo_root / "workflow/schemas/config.schema.yaml", modules=("mixrep.degrade.faults",))
     defaults = {}

@@ -16,7 +16,8 @@ import pytest
 from mixrep.degrade import FAULTS, DegradeSettings, sample_recipe
 from mixrep.degrade.faults import EFFECTS, fault_sections, make_effect, schema_patch
 from mixrep.degrade.faults.gain import Headroom
-from mixrep.schema import assembled_schema, dataclass_schema
+from mixrep.config_schema import assembled_schema
+from mixrep.schema import dataclass_schema
 
 #: The drawing order of the faults: part of every recipe (a fault's index in `degrade.faults` is drawn).
 ORDER = ("gain", "eq_peak", "eq_low_shelf", "eq_high_shelf", "tilt", "compress", "expand", "highpass", "lowpass",

@@ -59,7 +59,7 @@ def test_every_family_computes_exactly_what_it_declares() -> None:
 
 
 def test_the_schema_patch_gives_the_family_sets_and_no_yaml_copy_of_them(repo_root: Path) -> None:
-    from mixrep.schema import assembled_schema
+    from mixrep.config_schema import assembled_schema
 
     patch = schema_patch()
     assert dict(patch.enums) == {"ablation.families": family_sets()}
@@ -84,7 +84,7 @@ from mixrep import runs
 from mixrep.features import extract_features, feature_columns, family_columns
 from mixrep.features.families import FAMILIES, schema_patch
 from mixrep.features.settings import FeatureSettings
-from mixrep.schema import assembled_schema
+from mixrep.config_schema import assembled_schema
 from mixrep.workflow_config import validate_config
 import yaml
 

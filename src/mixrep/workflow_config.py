@@ -94,7 +94,7 @@ def validate_config(config: dict, schema: str | Path) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
-    from mixrep.schema import write_assembled_schema
+    from mixrep.config_schema import write_assembled_schema
 
     try:
         validate(config, str(write_assembled_schema(schema)))
