@@ -39,7 +39,7 @@ def randomise_film_head(model: MixEncoder) -> None:
         model.mechanism.net[-1].bias.normal_(0, 0.5)
 
 
-@pytest.mark.parametrize("mode", ["none", "film", "prepend", "xattn"])
+@pytest.mark.parametrize("mode", ["none", *CONDITIONINGS])
 def test_shapes_every_mode(mode: str) -> None:
     torch.manual_seed(0)
     model = MixEncoder(small(mode), DIMS, settings={"tokens": 2} if mode == "prepend" else None)
@@ -77,7 +77,7 @@ def test_film_changes_output_once_trained_weights_are_nonzero() -> None:
     assert not torch.allclose(film(x, features(3, seed=1)), film(x, features(3, seed=2)))
 
 
-@pytest.mark.parametrize("mode", ["film", "prepend", "xattn"])
+@pytest.mark.parametrize("mode", CONDITIONINGS.names())
 @pytest.mark.parametrize("disabled", FAMILIES)
 def test_disabled_family_has_no_influence(mode: str, disabled: str) -> None:
     torch.manual_seed(0)
@@ -134,11 +134,11 @@ def test_bad_checkpoint_names_the_file(tmp_path) -> None:
         load_checkpoint(tmp_path / "other.pt")
 
 
-@pytest.mark.parametrize("mode", ["film", "prepend", "xattn"])
+@pytest.mark.parametrize("mode", CONDITIONINGS.names())
 def test_checkpoint_records_families_and_settings(tmp_path, mode: str) -> None:
     """A checkpoint carries the families its encoder knew: code that knows more families still rebuilds it."""
     torch.manual_seed(0)
-    settings = {"film": {"layers": [0]}, "prepend": {"tokens": 3}, "xattn": {}}[mode]
+    settings = {"film": {"layers": [0]}, "prepend": {"tokens": 3}}.get(mode, {})
     model = MixEncoder(small(mode), {"stereo": 3, "masking": 2}, families=FAMILIES, settings=settings)
     assert model.kwargs()["families"] == list(FAMILIES) and model.kwargs()["settings"] == settings
     meta = EncoderCheckpoint(model_class="mixrep.model.encoder.MixEncoder", model_kwargs=model.kwargs(),
