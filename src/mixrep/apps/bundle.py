@@ -28,6 +28,7 @@ import pandas as pd
 
 from mixrep.errors import InputError
 from mixrep.features.columns import column_specs
+from mixrep.tables import read_table
 
 UNITS = {spec.name: spec.unit for spec in column_specs()}
 
@@ -114,7 +115,7 @@ def build_bundle(out_dir: str | Path, *, separator: str | Path | None, encoder: 
             raise InputError(source, "no such file")
         shutil.copyfile(source, out / name)
     model = load_regressor(out / "regressor.pt")
-    refs = reference_table(pd.read_parquet(embeddings), pd.read_parquet(features))
+    refs = reference_table(read_table(embeddings, "embeddings"), read_table(features, "features"))
     dim = int(len(refs["embedding"].iloc[0]))
     if model.members[model.default_seed].in_dim != dim:
         raise InputError(regressor, f"expects embeddings of size {model.members[model.default_seed].in_dim}, "
@@ -122,7 +123,7 @@ def build_bundle(out_dir: str | Path, *, separator: str | Path | None, encoder: 
     stored = refs.assign(embedding=[z.tolist() for z in refs["embedding"]])
     stored.to_parquet(out / "references.parquet", index=False)
     norms = style_norms(refs)
-    norms["residuals"] = residual_quantiles(pd.read_parquet(predictions), model.default_seed)
+    norms["residuals"] = residual_quantiles(read_table(predictions, "predictions"), model.default_seed)
     norms["regressor_info"] = model.info
     _write_json(out / "norms.json", norms)
     _write_json(out / "settings.json", {"format": FORMAT, **settings, "code_versions": dict(code_versions or {})})
@@ -218,7 +219,7 @@ def load_bundle(directory: str | Path, verify: bool = True) -> Bundle:
                                       if len(problems) > 1 else ""))
     settings = json.loads((directory / "settings.json").read_text())
     norms = json.loads((directory / "norms.json").read_text())
-    references = pd.read_parquet(directory / "references.parquet")
+    references = read_table(directory / "references.parquet", "bundle references")
     encoder = load_encoder(directory / "encoder.pt", "cpu")
     regressor = load_regressor(directory / "regressor.pt")
     return Bundle(directory, settings, norms, references, encoder, regressor)
