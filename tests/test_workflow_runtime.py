@@ -69,6 +69,13 @@ def test_config_yaml_holds_no_runtime_setting():
     for path in (REPO / "config.yaml", TINY):
         found = [k for k in keys(yaml.safe_load(path.read_text()))
                  if k.rsplit(".", 1)[-1] in ("device", "threads", "torch_threads")]
-        owned_elsewhere = {"pretrain.device", "separation.threads", "separation.inference.device",
-                           "separation.apply.device"}  # H3 / H4 remove these (issue 16): gone once they land
-        assert not [k for k in found if k not in owned_elsewhere], (path, found)
+        assert not found, (path, found)
+    from mixrep.config_schema import assembled_schema
+
+    def schema_keys(node, prefix=""):
+        for key, sub in (node.get("properties") or {}).items():
+            yield f"{prefix}{key}"
+            yield from schema_keys(sub, f"{prefix}{key}.")
+
+    schema = assembled_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert not [k for k in schema_keys(schema) if k.rsplit(".", 1)[-1] in ("device", "threads", "torch_threads")]
