@@ -1,5 +1,7 @@
-"""Source separation stage: SCNet (Tong et al., ICASSP 2024) or the oracle stems (docs/separation.md).
+"""Source separation stage: the separator of `separation.method` (docs/separation.md).
 
-Public entry points: `scnet.SCNet`, `checkpoint.load_separator` / `save_checkpoint`,
-`apply.separate_track` (mixture (2, N) -> stems (4, 2, N) in mixrep's STEMS order), `metrics.sdr` / `si_sdr`.
+Separators are entries of one registry, `separators.SEPARATORS` (interface: `separator.SeparatorKind`): SCNet
+(Tong et al., ICASSP 2024; `scnet_entry`, model `scnet.SCNet`, weights `checkpoint`) and the oracle stems
+(`oracle`). Other public entry points: `apply.separate_track` (mixture (2, N) -> stems (4, 2, N) in mixrep's
+STEMS order), `stream.separate_file` / `write_blocks` (to stem files), `metrics.sdr` / `si_sdr`.
 """
