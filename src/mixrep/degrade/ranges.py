@@ -1,10 +1,11 @@
 """Parameter ranges of the faults: how a settings field is declared and how a value is drawn from it.
 
 A fault's settings dataclass (one per config section, see `mixrep.degrade.faults`) holds `[low, high]` pairs
-declared with `pair(...)` / `positive_pair(...)`; `check_ranges` refuses a reversed pair or a non-positive
-bound where one is drawn log-uniformly. Drawn values are rounded to 3 decimals so recipes read well (the
-rendering uses the rounded values). For signed parameters (gain, EQ gain, tilt, pan) the range is the
-*magnitude* and the sign is drawn separately, so a fault is never drawn as a near no-op.
+declared with `pair(...)`, `magnitude_pair(...)` (signed parameters: gain, EQ gain, tilt, pan; the range is
+the *magnitude* and the sign is drawn separately, so a fault is never drawn as a near no-op) or
+`positive_pair(...)` (drawn log-uniformly); `check_ranges` refuses a reversed pair or a non-positive bound of
+a positive pair. Drawn values are rounded to 3 decimals so recipes read well (rendering uses the rounded
+values).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ _DECIMALS = 3
 def pair(default: Range, help: str) -> Any:
     """A `[low, high]` settings field."""
     return field(default=default, metadata={"help": help})
+
+
+def magnitude_pair(default: Range, help: str) -> Any:
+    """A `[low, high]` settings field of a magnitude: the sign is drawn separately (`signed`)."""
+    return field(default=default, metadata={"help": help, "signed": True})
 
 
 def positive_pair(default: Range, help: str) -> Any:

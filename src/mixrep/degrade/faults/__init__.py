@@ -95,4 +95,38 @@ def schema_patch() -> Any:
     return SchemaPatch(enums={"degrade.faults": FAULTS.names()}, sections=sections, defaults=defaults)
 
 
-__all__ = ["EFFECTS", "FAULTS", "Fault", "fault_sections", "make_effect", "schema_patch"]
+def _number(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_number(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _summary(cls: type) -> str:
+    doc = (cls.__doc__ or "").strip()
+    if not doc or doc.startswith(cls.__name__ + "("):
+        raise ValueError(f"{cls.__module__}.{cls.__name__}: a fault's Effect needs a docstring (docs table)")
+    return doc.splitlines()[0].rstrip(".")
+
+
+def markdown_table() -> str:
+    """The faults as a Markdown table (docs/degrade.md holds its output; tests/test_degrade_faults.py checks)."""
+    lines = ["| effect | family | recipe parameters | drawn from `degrade.<key>` (defaults; ± = random sign) "
+             "| module: implementation |", "|---|---|---|---|---|"]
+    for name in FAULTS:
+        fault = FAULTS.get(name)
+        defaults = fault.settings()
+        params = ", ".join(f"`{item.name}`" for item in fields(fault.effect))
+        ranges = [("±" if item.metadata.get("signed") else "") + _number(getattr(defaults, item.name))
+                  for item in fields(fault.settings)]
+        if fault.flat:
+            drawn = f"`{fault.key}` {ranges[0]}"
+        else:
+            drawn = f"`{fault.key}`: " + ", ".join(f"`{item.name}` {text}"
+                                                   for item, text in zip(fields(fault.settings), ranges))
+        module = fault.effect.__module__.rsplit(".", 1)[-1]
+        lines.append(f"| `{name}` | {fault.family} | {params} | {drawn} | `{module}.py`: {_summary(fault.effect)} |")
+    lines.append("| `headroom` | — | `gain_db` (stem `\"all\"`) | — | not a fault: see *Clipping* |")
+    return "\n".join(lines)
+
+
+__all__ = ["EFFECTS", "FAULTS", "Fault", "fault_sections", "make_effect", "markdown_table", "schema_patch"]

@@ -15,6 +15,8 @@ from mixrep.degrade.ranges import Range, log_uniform, positive_pair, value
 
 @dataclass(frozen=True)
 class Highpass(Effect):
+    """High-pass: order-`order` Butterworth, scipy `butter(..., output="sos")` + `sosfilt`."""
+
     name: ClassVar[str] = "highpass"
     family: ClassVar[str] = "spectral"
     cutoff_hz: float = 100.0
@@ -26,6 +28,8 @@ class Highpass(Effect):
 
 @dataclass(frozen=True)
 class Lowpass(Highpass):
+    """Low-pass: order-`order` Butterworth, scipy `butter(..., output="sos")` + `sosfilt`."""
+
     name: ClassVar[str] = "lowpass"
     cutoff_hz: float = 8000.0
 

@@ -32,6 +32,8 @@ class RelativeThreshold:
 
 @dataclass(frozen=True)
 class Compress(RelativeThreshold, Effect):
+    """Downward compression: pedalboard `Compressor` + make-up gain; `threshold_db` resolved per stem."""
+
     name: ClassVar[str] = "compress"
     family: ClassVar[str] = "dynamics"
     threshold_rel_db: float = -12.0
@@ -51,6 +53,8 @@ class Compress(RelativeThreshold, Effect):
 
 @dataclass(frozen=True)
 class Expand(RelativeThreshold, Effect):
+    """Downward expansion: vectorised stereo-linked expander (below); `threshold_db` resolved per stem."""
+
     name: ClassVar[str] = "expand"
     family: ClassVar[str] = "dynamics"
     threshold_rel_db: float = -6.0

@@ -9,11 +9,13 @@ import numpy as np
 
 from mixrep.degrade.effects import Effect, run_plugin
 from mixrep.degrade.faults.base import Fault
-from mixrep.degrade.ranges import Range, log_uniform, pair, positive_pair, signed, value
+from mixrep.degrade.ranges import Range, log_uniform, magnitude_pair, positive_pair, signed, value
 
 
 @dataclass(frozen=True)
 class EqPeak(Effect):
+    """Peaking EQ: pedalboard `PeakFilter` (gain at `freq_hz` exact to 0.001 dB)."""
+
     name: ClassVar[str] = "eq_peak"
     family: ClassVar[str] = "spectral"
     freq_hz: float = 1000.0
@@ -29,6 +31,8 @@ class EqPeak(Effect):
 
 @dataclass(frozen=True)
 class EqLowShelf(EqPeak):
+    """Low-shelf EQ: pedalboard `LowShelfFilter`."""
+
     name: ClassVar[str] = "eq_low_shelf"
 
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -40,6 +44,8 @@ class EqLowShelf(EqPeak):
 
 @dataclass(frozen=True)
 class EqHighShelf(EqPeak):
+    """High-shelf EQ: pedalboard `HighShelfFilter`."""
+
     name: ClassVar[str] = "eq_high_shelf"
 
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -54,7 +60,7 @@ class EqPeakSettings:
     """peaking EQ (pedalboard PeakFilter)"""
 
     freq_hz: Range = positive_pair((100.0, 8000.0), "centre frequency (log-uniform)")
-    gain_db: Range = pair((3.0, 12.0), "gain magnitude at the centre (sign random)")
+    gain_db: Range = magnitude_pair((3.0, 12.0), "gain magnitude at the centre (sign random)")
     q: Range = positive_pair((0.5, 4.0), "quality factor (log-uniform)")
 
 
@@ -64,7 +70,7 @@ class EqShelfSettings:
 
     low_freq_hz: Range = positive_pair((80.0, 400.0), "low-shelf corner (log-uniform)")
     high_freq_hz: Range = positive_pair((2000.0, 10000.0), "high-shelf corner (log-uniform)")
-    gain_db: Range = pair((3.0, 12.0), "shelf gain magnitude (sign random)")
+    gain_db: Range = magnitude_pair((3.0, 12.0), "shelf gain magnitude (sign random)")
     q: float = value(0.7071, "shelf slope parameter (Butterworth-like, no overshoot)")
 
     def __post_init__(self) -> None:

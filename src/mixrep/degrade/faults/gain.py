@@ -9,11 +9,13 @@ import numpy as np
 
 from mixrep.degrade.effects import Effect, db_to_gain
 from mixrep.degrade.faults.base import Fault
-from mixrep.degrade.ranges import Range, pair, signed
+from mixrep.degrade.ranges import Range, magnitude_pair, signed
 
 
 @dataclass(frozen=True)
 class Gain(Effect):
+    """Stem gain: multiply."""
+
     name: ClassVar[str] = "gain"
     family: ClassVar[str] = "dynamics"
     gain_db: float = 0.0
@@ -34,7 +36,7 @@ class Headroom(Gain):
 class GainSettings:
     """stem gain"""
 
-    gain_db: Range = pair((1.0, 9.0), "stem gain magnitude in dB (sign random)")
+    gain_db: Range = magnitude_pair((1.0, 9.0), "stem gain magnitude in dB (sign random)")
 
 
 def draw_gain(rng: np.random.Generator, settings: GainSettings) -> Gain:

@@ -10,7 +10,7 @@ import numpy as np
 
 from mixrep.degrade.effects import Effect
 from mixrep.degrade.faults.base import Fault
-from mixrep.degrade.ranges import Range, pair, signed, uniform
+from mixrep.degrade.ranges import Range, magnitude_pair, pair, signed, uniform
 from mixrep.signal import stereo
 
 
@@ -40,7 +40,7 @@ class Pan(Effect):
 
 @dataclass(frozen=True)
 class Width(Effect):
-    """Mid/side width: side scaled by `width` (0 = mono, 1 = unchanged, >1 wider), mid untouched."""
+    """Mid/side width: side scaled by `width` (0 = mono, 1 = unchanged, >1 wider; drawn narrow or wide 50/50)."""
 
     name: ClassVar[str] = "width"
     family: ClassVar[str] = "stereo"
@@ -54,8 +54,8 @@ class Width(Effect):
 class PanSettings:
     """pan position"""
 
-    position: Range = pair((0.1, 0.7), "pan position magnitude (0 centre, 1 hard; sign random = left/right), "
-                                       "constant-power balance")
+    position: Range = magnitude_pair((0.1, 0.7), "pan position magnitude (0 centre, 1 hard; sign random = "
+                                                 "left/right), constant-power balance")
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ import numpy as np
 from mixrep.degrade.effects import Effect
 from mixrep.degrade.faults.base import Fault
 from mixrep.degrade.filters import spectral_tilt
-from mixrep.degrade.ranges import Range, pair, signed, value
+from mixrep.degrade.ranges import Range, magnitude_pair, signed, value
 
 
 @dataclass(frozen=True)
 class Tilt(Effect):
+    """Spectral tilt, flat outside `low_hz`..`high_hz`: 8191-tap linear-phase FIR, delay removed (zero phase)."""
+
     name: ClassVar[str] = "tilt"
     family: ClassVar[str] = "spectral"
     db_per_octave: float = 0.0
@@ -30,7 +32,7 @@ class Tilt(Effect):
 class TiltSettings:
     """spectral tilt, linear in dB per octave around the pivot (frequency-domain, zero phase)"""
 
-    db_per_octave: Range = pair((0.5, 3.0), "slope magnitude (sign random)")
+    db_per_octave: Range = magnitude_pair((0.5, 3.0), "slope magnitude (sign random)")
     pivot_hz: float = value(1000.0, "frequency left at 0 dB")
     low_hz: float = value(20.0, "response held flat below")
     high_hz: float = value(20000.0, "response held flat above")
