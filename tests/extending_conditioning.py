@@ -41,8 +41,8 @@ class Dummy(Mechanism):
 REGISTRY = "src/mixrep/model/conditionings.py"
 REGISTER_AFTER = '''                                             "every block cross-attends to the per-family embeddings h_j"))
 '''
-REGISTER = f'''CONDITIONINGS.register("{NAME}", Conditioning("mixrep.model.conditioning_{NAME}:Dummy", NoSettings, "h_mix added to every token"))
-'''
+REGISTER = (f'CONDITIONINGS.register("{NAME}", Conditioning("mixrep.model.conditioning_{NAME}:Dummy", NoSettings,\n'
+            '                                           "h_mix added to every token"))\n')
 
 OVERLAY = {"ablation": {"conditioning": ["film", NAME], "recipe_conditioning": [NAME]}}
 

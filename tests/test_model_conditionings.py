@@ -12,11 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from extending_conditioning import NAME, REGISTRY, SMOKE, add_dummy
+from extending_conditioning import NAME, REGISTER, REGISTRY, SMOKE, add_dummy
 from mixrep import runs
+from mixrep.config_schema import assembled_schema
 from mixrep.model.conditionings import CONDITIONINGS, build_all_settings, schema_patch
 from mixrep.pretrain.config import PretrainSettings
-from mixrep.config_schema import assembled_schema
 from mixrep.schema import dataclass_schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_a_new_mechanism_is_its_module_plus_one_registry_line_and_it_trains(tmp_
     touched = sorted(Path(p).relative_to(root).as_posix() for p in add_dummy(root))
     assert touched == sorted([REGISTRY, f"src/mixrep/model/conditioning_{NAME}.py"])
     before, after = (REPO / REGISTRY).read_text().splitlines(), (root / REGISTRY).read_text().splitlines()
-    assert len(after) == len(before) + 1 and set(before) <= set(after)
+    assert len(after) == len(before) + REGISTER.count("\n") <= len(before) + 2 and set(before) <= set(after)
     env = dict(os.environ, PYTHONPATH=str(root / "src"), OMP_NUM_THREADS="1")
     check = ("from mixrep.model.conditionings import schema_patch; import mixrep.runs as r; p = schema_patch(); "
              "assert 'dummy' in r.CONDITIONINGS and 'dummy' in p.enums['ablation.conditioning'], p; "

@@ -174,7 +174,8 @@ def test_every_registered_mechanism_builds_through_one_interface() -> None:
     torch.manual_seed(0)
     for name in CONDITIONINGS:
         model = MixEncoder(small(name), DIMS, families=FAMILIES)
-        assert model.mode == name and type(model.mechanism).__name__ == CONDITIONINGS.get(name).implementation.split(":")[1]
+        implementation = CONDITIONINGS.get(name).implementation.split(":")[1]
+        assert model.mode == name and type(model.mechanism).__name__ == implementation
         assert model(mels(), features(3)).shape == (3, 64)
 
 

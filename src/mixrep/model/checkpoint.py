@@ -2,8 +2,8 @@
 
 A checkpoint holds the model class, its constructor arguments (for MixEncoder: also the feature families it
 knew and its mechanism's settings, so that code that gained a family or a mechanism since still rebuilds it)
-and its weights, plus everything needed to feed it raw data: the Mel frontend settings, the segment length, the feature columns of every enabled
-family and their standardisation (train-split mean/std), and the run name. `load_checkpoint` rebuilds the
+and its weights, plus everything needed to feed it raw data: the Mel frontend settings, the segment length,
+the feature columns of every enabled family and their standardisation (train-split mean/std), and the run name. `load_checkpoint` rebuilds the
 model from the file alone, without the config that trained it.
 """
 
