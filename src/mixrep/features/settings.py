@@ -35,7 +35,8 @@ class FeatureSettings:
             dB of the stem's loudest band in that frame (so a stem is not "masked" where it has no energy).
         band_weighting: A(k), the perceptual weight of Mel band k: `a_weighting` (IEC 61672 A-curve as a
             power weight at the band centre) or `flat`.
-        families: (family, its settings) for the families with settings of their own (`features.<family>`).
+        family_settings: (family, its settings) for the families with settings of their own
+            (`features.<family>`, a registry-owned schema section: `families.schema_patch`).
     """
 
     segment_s: float | None = None
@@ -51,7 +52,7 @@ class FeatureSettings:
     activity_threshold_db: float = -70.0
     band_range_db: float = 40.0
     band_weighting: str = "a_weighting"
-    families: tuple[tuple[str, Any], ...] = field(default=(), metadata={"patched": True})
+    family_settings: tuple[tuple[str, Any], ...] = field(default=(), metadata={"patched": True})
 
     def __post_init__(self) -> None:
         if self.segment_s is not None and self.segment_s <= 0:
@@ -73,7 +74,7 @@ class FeatureSettings:
         cls = FAMILIES.get(name).settings
         if cls is None:
             return None
-        return dict(self.families).get(name) or cls()
+        return dict(self.family_settings).get(name) or cls()
 
     @classmethod
     def from_mapping(cls, settings: "FeatureSettings | Mapping[str, Any] | None") -> "FeatureSettings":
@@ -95,6 +96,7 @@ class FeatureSettings:
         unknown = sorted(set(section) - known - sections)
         if unknown:
             raise ValueError(f"unknown features settings {unknown}; known: {sorted(known | sections)}")
-        families = tuple((name, build_settings(FAMILIES.get(name).settings, section[name], f"features.{name}"))
-                         for name in FAMILIES if name in sections and name in section)
-        return cls(**{k: v for k, v in section.items() if k in known}, families=families)
+        family_settings = tuple(
+            (name, build_settings(FAMILIES.get(name).settings, section[name], f"features.{name}"))
+            for name in FAMILIES if name in sections and name in section)
+        return cls(**{k: v for k, v in section.items() if k in known}, family_settings=family_settings)
