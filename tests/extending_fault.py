@@ -26,11 +26,13 @@ import numpy as np
 
 from mixrep.degrade.effects import Effect, db_to_gain
 from mixrep.degrade.faults.base import Fault
-from mixrep.degrade.ranges import Range, pair, signed
+from mixrep.degrade.ranges import Range, magnitude_pair, signed
 
 
 @dataclass(frozen=True)
 class Dummy(Effect):
+    """Fixed stem gain: multiply."""
+
     name: ClassVar[str] = "dummy"
     family: ClassVar[str] = "dynamics"
     gain_db: float = 0.0
@@ -43,7 +45,7 @@ class Dummy(Effect):
 class DummySettings:
     """the dummy fault's fixed gain"""
 
-    gain_db: Range = pair((1.0, 3.0), "gain magnitude in dB (sign random)")
+    gain_db: Range = magnitude_pair((1.0, 3.0), "gain magnitude in dB (sign random)")
 
 
 def draw_dummy(rng: np.random.Generator, settings: DummySettings) -> Dummy:

@@ -108,8 +108,10 @@ def test_a_dummy_fault_is_one_module_and_one_registry_line(repo_root, tmp_path):
     code = """
 import numpy as np
 from mixrep.degrade import FAULTS, DegradeSettings, sample_recipe, render_variant
-from mixrep.degrade.faults import schema_patch
+from mixrep.degrade.faults import markdown_table, schema_patch
 assert FAULTS.names()[-1] == "dummy"
+row = "| `dummy` | dynamics | `gain_db` | `dummy`: `gain_db` ±[1, 3] | `dummy.py`: Fixed stem gain: multiply |"
+assert row in markdown_table()
 patch = schema_patch()
 assert "dummy" in patch.enums["degrade.faults"] and "degrade.dummy" in patch.sections
 config = DegradeSettings.from_config({"faults": ["dummy"], "max_faults": 1, "dummy": {"gain_db": [2.0, 4.0]}})
