@@ -22,7 +22,7 @@ from fixtures.toy_corpus import make_toy_corpus
 SETTINGS = {"seed": 0, "pretrain": {
     "preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2, "patch_frames": 8}},
     "mel_max_s": None, "segment_frames": 24, "batch_size": 4, "group_size": 2, "epochs": 2, "warmup_steps": 2,
-    "cond_hidden": 16, "checkpoint_every": 3}}
+    "cond_hidden": 16, "checkpoint_every": 3, "eval_every": 1}}
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ class PretrainSettings:
     segment_frames: int = 128
     batch_size: int = 24
     group_size: int = 4
-    epochs: int = 12
+    epochs: int = 8
     lr: float = 2.0e-4
     weight_decay: float = 0.01
     warmup_steps: int = 20
@@ -47,7 +47,7 @@ class PretrainSettings:
     cond_hidden: int = 256
     conditioning: dict[str, Any] = field(default_factory=lambda: build_all_settings({}))  # mechanism -> settings
     checkpoint_every: int = 50
-    eval_every: int = 1
+    eval_every: int = 0
     eval_batch_size: int = 64
 
     @classmethod
