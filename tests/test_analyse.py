@@ -13,7 +13,6 @@ import torch
 import mixrep.analyse.shard as analyse_shard_module
 from mixrep.analyse import read_stems_excerpt, view_windows
 from mixrep.analyse.cli import main
-from mixrep.signal.excerpt import excerpt_bounds
 from mixrep.analyse.outputs import read_segment_table
 from mixrep.audio import read_stems, write_stems
 from mixrep.degrade.cli import main as degrade_main
@@ -22,7 +21,8 @@ from mixrep.features.cli import main as features_main
 from mixrep.features.extract import undefined_columns
 from mixrep.model.frontend import MelConfig, MelFrontend
 from mixrep.pretrain.cli import mels_main
-from mixrep.pretrain.mels import MelStore, centre_crop, load_mel_shard
+from mixrep.pretrain.mels import MelStore, load_mel_shard
+from mixrep.signal.excerpt import centred_excerpt, excerpt_bounds
 from mixrep.stems import SAMPLE_RATE
 
 SETTINGS = {"seed": 3, "shard_size": 4, "features": {"n_mels": 32},
@@ -121,7 +121,7 @@ def test_segment_features_are_those_of_the_view_audio(analysed):
             continue
         effects = recipes[(recipes.track_id == track_id) & (recipes.variant_id == variant_id)]["effects"].iloc[0]
         stems = render_variant(read_stems(Path(root) / "stems" / track_id), effects)
-        crop = centre_crop(stems, SAMPLE_RATE)
+        crop = centred_excerpt(stems, SAMPLE_RATE)
         rows = segments[(segments.track_id == track_id) & (segments.variant_id == variant_id)]
         windows = view_windows(crop.shape[-1], 32, config.hop_length, config.n_fft)
         assert len(rows) == len(windows) >= 2
