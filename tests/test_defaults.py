@@ -67,8 +67,6 @@ ENTRIES = (
 PENDING = {
     "separation.inference": "H4: ApplySettings.device is a runtime setting now (--device {resources.device}): "
                             "drop the field (batch_size 4 vs 2 is fixed)",
-    "regress": "owner of evaluation/mlp.py: TrainSettings max_epochs 400 -> 200, patience 30 -> 20 "
-               "(schema and config.yaml say 200 / 20, issue 15)",
     "degrade": "H1: degrade.gain_db / degrade.pan still in the YAML schema, not in DegradeSettings",
     "features": "H2: FeatureSettings.families has no schema key (features.<family> sections?)",
 }

@@ -47,8 +47,8 @@ class TrainSettings:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
-    max_epochs: int = 400
-    patience: int = 30
+    max_epochs: int = 200
+    patience: int = 20
 
     @classmethod
     def from_settings(cls, section: Mapping[str, Any]) -> TrainSettings:
