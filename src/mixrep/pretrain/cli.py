@@ -20,16 +20,10 @@ from mixrep.errors import InputError
 from mixrep.provenance import code_version
 from mixrep.runs import FAMILIES, POSITIVES, RunSpec, grid, parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
+from mixrep.tables import read_table
 
 if TYPE_CHECKING:
     from mixrep.pretrain.distributed import Ranks
-
-
-def _read_parquet(path: str | Path, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"{path}: cannot read the {what} table ({error})") from error
 
 
 def run_option(name: str, option: str = "--run") -> RunSpec:
@@ -92,7 +86,7 @@ def _load_items(mels: list[str], features: str, manifest: str, families: tuple[s
 
     try:
         bank = MelStore(mels)  # index only: segments are read from disk as they are needed
-        items, stats = prepare_items(bank, _read_parquet(features, "features"), _read_parquet(manifest, "manifest"),
+        items, stats = prepare_items(bank, read_table(features, "features"), read_table(manifest, "manifest"),
                                      families, segment_frames, _read_segments(segments))
     except (ValueError, KeyError) as error:
         raise SystemExit(f"pretrain inputs: {error}") from error

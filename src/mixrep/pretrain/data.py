@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from mixrep.pretrain.mels import MelSource
+from mixrep.tables import read_table
 
 KEY_COLUMNS = ("track_id", "variant_id", "segment")
 
@@ -300,13 +301,7 @@ def read_recipe_ids(paths: Sequence[str | Path]) -> pd.DataFrame:
     """(track_id, variant_id, recipe_id) of every shard's recipes.parquet (-1 where a table has no pool ids)."""
     frames = []
     for path in paths:
-        try:
-            table = pd.read_parquet(path)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: cannot read the recipes table ({error})") from error
-        missing = [c for c in ("track_id", "variant_id") if c not in table.columns]
-        if missing:
-            raise ValueError(f"{path}: the recipes table lacks columns {missing}")
+        table = read_table(path, "recipes", columns=("track_id", "variant_id"))
         if "recipe_id" not in table.columns:
             table = table.assign(recipe_id=-1)
         frames.append(table[["track_id", "variant_id", "recipe_id"]])
