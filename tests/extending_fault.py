@@ -59,6 +59,34 @@ REGISTRY_LINES = ('from mixrep.degrade.faults import dummy  # noqa: E402\n'
                   'FAULTS.register("dummy", dummy.DUMMY)\n')
 
 
+#: config overlay that enables the dummy (tests/test_extending.py merges it into tests/config.test.yaml)
+OVERLAY: dict = {"degrade": {"faults": ["gain", "dummy"], "dummy": {"gain_db": [2.0, 4.0]}}}
+
+#: run in the extended copy (PYTHONPATH=<root>/src, cwd=<root>): the dummy is registered, in the schema patch
+#: and the docs table, is drawn within its settings and changes the audio; non-zero exit if not
+SMOKE = r'''
+import numpy as np
+from mixrep.degrade import FAULTS, DegradeSettings, render_variant, sample_recipe
+from mixrep.degrade.faults import markdown_table, schema_patch
+from mixrep.stems import STEMS
+
+assert FAULTS.names()[-1] == "dummy", FAULTS.names()
+patch = schema_patch()
+assert "dummy" in patch.enums["degrade.faults"] and "degrade.dummy" in patch.sections
+row = "| `dummy` | dynamics | `gain_db` | `dummy`: `gain_db` ±[1, 3] | `dummy.py`: Fixed stem gain: multiply |"
+assert row in markdown_table()
+config = DegradeSettings.from_config({"faults": ["dummy"], "max_faults": 1, "dummy": {"gain_db": [2.0, 4.0]}})
+recipe = sample_recipe("t", 1, config, 0)
+(spec,) = recipe.effects
+assert spec.effect.name == "dummy" and 2.0 <= abs(spec.effect.gain_db) <= 4.0, spec
+stems = np.ones((4, 2, 100), dtype=np.float32)
+out = render_variant(stems, recipe.effects_json(), 44100)
+index = STEMS.index(spec.stem)
+assert np.allclose(out[index], 10 ** (spec.effect.gain_db / 20)), out[index, 0, :3]
+print("ok")
+'''
+
+
 def add_dummy(root: Path) -> list[Path]:
     """Write the dummy fault into the repository copy at `root`; the files touched (module, registry)."""
     root = Path(root)
