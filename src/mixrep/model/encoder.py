@@ -207,7 +207,11 @@ class MixEncoder(nn.Module):
         self.input_mean.copy_(mean.reshape(self.input_mean.shape))
         self.input_std.copy_(std.reshape(self.input_std.shape).clamp_min(1e-3))
 
-    def _tokens(self, mels: torch.Tensor, stem_codes: torch.Tensor) -> torch.Tensor:
+    def _stem_codes(self, batch: int, stems: int, device: torch.device) -> torch.Tensor:
+        """The learned stem embedding of each of the B·S sequences (B·S, d)."""
+        return self.stem_embedding(torch.arange(stems, device=device).repeat(batch))
+
+    def _tokens(self, mels: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         batch, stems, channels, bands, frames = mels.shape  # B, S, C, M, T
         if (stems, channels, bands) != (cfg.num_stems, cfg.channels, cfg.n_mels):
@@ -221,19 +225,20 @@ class MixEncoder(nn.Module):
         x = x.reshape(batch * stems, channels, bands, num_tokens, cfg.patch_frames)
         x = x.permute(0, 3, 1, 2, 4).reshape(batch * stems, num_tokens, -1)  # B·S, N, C·M·P
         x = self.patch(x) + sinusoidal_positions(num_tokens, cfg.width, x.device)
-        return x + stem_codes[:, None, :]  # B·S, N, d
+        return x + self._stem_codes(batch, stems, x.device)[:, None, :]  # B·S, N, d
 
     def forward(self, mels: torch.Tensor, features: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         cfg = self.config
         batch, stems = mels.shape[:2]
-        stem_codes = self.stem_embedding(torch.arange(stems, device=mels.device).repeat(batch))  # B·S, d
-        x = self._tokens(mels, stem_codes)
+        x = self._tokens(mels)
         state: Any = None
         skip = 0
         if self.mechanism is not None and self.conditioner is not None:
             if features is None:
                 raise ValueError(f"this encoder is conditioned on {list(self.family_dims)}: pass their features")
             h_mix, per_family = self.conditioner(features)  # B, H ; B, J, H
+            # a lookup of its own (not the tokens' one): its gradient adds up as it did before the registry
+            stem_codes = self._stem_codes(batch, stems, x.device)
             x, state = self.mechanism.begin(x, h_mix, per_family, stem_codes)
             skip = self.mechanism.prefix_tokens
         for index, block in enumerate(self.blocks):
