@@ -348,3 +348,17 @@ def test_a_broken_config_yaml_stops_the_dry_run_in_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("config error")]
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"config error: {tmp_path / 'config.yaml'}:"), lines
+
+
+@pytest.mark.parametrize("override, line", [
+    ({"eq_peak": {"freq_hz": [8000, 100]}}, "config error: degrade.eq_peak.freq_hz: [8000, 100]: low 8000.0 > high 100.0"),
+    ({"gain_db": [9, 1]}, "config error: degrade.gain_db: [9, 1]: low 9.0 > high 1.0"),
+    ({"bandwidth": {"highpass_hz": [0, 100]}}, "config error: degrade.bandwidth.highpass_hz: [0, 100]: needs positive"),
+])
+def test_a_fault_range_the_schema_cannot_check_stops_at_validation(override, line):
+    """Registry sections come from dataclasses (no minimum/ordering in their schema): check_config builds them."""
+    config = merged({"degrade": override})
+    wc.validate_config(config, SCHEMA)
+    with pytest.raises(wc.ConfigError) as error:
+        wc.check_config(config)
+    assert error.value.line().startswith(line)

@@ -270,12 +270,31 @@ def check_config(config: dict, cwd: str | Path | None = None) -> None:
         if not (here / root).is_dir():
             raise ConfigError("dataset.root", root, f"no such directory (relative paths are read from {here})")
     check_separation_source(config)
+    check_registry_settings(config)
     for file in external_files(config).values():
         if (here / file.path).is_file():
             continue
         if file.under is not None:
             raise ConfigError(file.key, _get(config, file.key), f"{file.under} not found in it ({file.what})")
         raise ConfigError(file.key, file.path, f"no such file ({file.what}; relative paths are read from {here})")
+
+
+def check_registry_settings(config: dict) -> None:
+    """Build the settings whose constraints a JSON schema cannot state (a range's low <= high, positive bounds of a
+    log-uniform draw), so such a mistake stops here, in one line, instead of inside the first job."""
+    from mixrep.degrade.config import DegradeSettings
+
+    try:
+        DegradeSettings.from_config(config.get("degrade"))
+    except ValueError as error:
+        text = str(error)
+        key, _, problem = text.partition(": ")
+        key = key if key.startswith("degrade") and " " not in key else "degrade"
+        try:
+            value = _get(config, key)
+        except (KeyError, TypeError):
+            value = None
+        raise ConfigError(key, value, problem or text) from None
 
 
 SOURCES_WITH_TRUE_STEMS: tuple[str, ...] = ("synthetic", "multitrack")
