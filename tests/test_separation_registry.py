@@ -134,3 +134,19 @@ def test_the_commands_refuse_keys_that_left_the_config() -> None:
         _section({"separation": {"method": "scnet", "threads": 2}})
     section = _section({"seed": 4, "separation": {"method": "oracle"}})
     assert section["stem_format"] == "flac24" and section["checkpoint_model"] == "small" and section["seed"] == 4
+
+
+def test_the_docs_table_lists_every_separator_as_registered() -> None:
+    text = (REPO / "docs" / "separation.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and cells[0].strip("`") in SEPARATORS:
+            rows[cells[0].strip("`")] = cells
+    assert list(rows) == list(SEPARATORS.names())
+    for name, (_, checkpoint, trained, _, sections) in rows.items():
+        kind = SEPARATORS.get(name)
+        assert checkpoint.startswith("yes") is kind.checkpoint, name
+        assert trained.startswith("yes") is (kind.train is not None), name
+        listed = {part.strip().strip("`") for part in sections.split(",")} - {"—"}
+        assert listed == set(kind.sections), name
