@@ -99,7 +99,7 @@ def add_dummy(root: Path) -> list[Path]:
     for line in (IMPORT, REGISTER_AFTER):
         if line not in text:
             raise ValueError(f"{registry}: no line {line.strip()!r} (the registry changed: update this script)")
-    text = text.replace(IMPORT, f"from mixrep.separation import {NAME}, oracle, scnet_entry\n", 1)
+    text = text.replace(IMPORT, IMPORT + f"from mixrep.separation import {NAME}\n", 1)
     text = text.replace(REGISTER_AFTER, REGISTER_AFTER + f'SEPARATORS.register("{NAME}", {NAME}.SEPARATOR)\n', 1)
     registry.write_text(text)
     return [module, registry]
