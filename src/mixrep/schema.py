@@ -80,6 +80,10 @@ def _json_default(value: Any) -> Any:
     return value
 
 
+#: JSON-schema keywords a settings field may carry in its metadata, e.g. `field(default=2, metadata={"minimum": 1})`.
+_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "minItems", "maxItems"})
+
+
 def dataclass_schema(cls: type) -> dict[str, Any]:
     """A JSON-schema object for a settings dataclass: its fields, types and defaults, no other keys."""
     hints = typing.get_type_hints(cls)
@@ -92,6 +96,7 @@ def dataclass_schema(cls: type) -> dict[str, Any]:
             prop["default"] = _json_default(item.default_factory())  # type: ignore[misc]
         if item.metadata.get("help"):
             prop["description"] = item.metadata["help"]
+        prop.update({k: v for k, v in item.metadata.items() if k in _KEYWORDS})
         properties[item.name] = prop
     doc = (cls.__doc__ or "").strip().splitlines()
     out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}

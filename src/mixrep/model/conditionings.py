@@ -46,7 +46,7 @@ class PrependSettings:
     """Prepend: how many tokens h_mix becomes."""
 
     tokens: int = field(default=1, metadata={
-        "help": "tokens made from h_mix, placed before each stem's frame tokens (left out of the pooling)"})
+        "minimum": 1, "help": "tokens made from h_mix, placed before each stem's frame tokens (left out of the pooling)"})
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
