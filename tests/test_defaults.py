@@ -40,7 +40,8 @@ ENTRIES = (
                       "features": "section features (its own entry)", "pretrain": "section pretrain (its own entry)"}),
     Entry("degrade", "mixrep.degrade.config:DegradeSettings",
           not_config={"fault_settings": "the fault sections degrade.<fault> (registry: SchemaPatch)"}),
-    Entry("features", "mixrep.features.settings:FeatureSettings"),
+    Entry("features", "mixrep.features.settings:FeatureSettings",
+          not_config={"family_settings": "the family sections features.<family> (registry: SchemaPatch)"}),
     Entry("pretrain", "mixrep.pretrain.config:PretrainSettings"),
     Entry("ratings.panel", "mixrep.ratings.synthetic:PanelModel"),
     Entry("regress", "mixrep.evaluation.regress:RegressSettings", flatten=("train",)),
@@ -67,7 +68,6 @@ ENTRIES = (
 PENDING = {
     "separation.inference": "H4: ApplySettings.device is a runtime setting now (--device {resources.device}): "
                             "drop the field (batch_size 4 vs 2 is fixed)",
-    "features": "H2: FeatureSettings.families has no schema key (features.<family> sections?)",
 }
 
 

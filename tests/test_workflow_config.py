@@ -169,7 +169,7 @@ def test_a_source_without_true_stems_needs_a_given_separator(tmp_path, monkeypat
                                           f"dataset.source: {source}")
     with pytest.raises(wc.ConfigError) as caught:
         wc.check_config(merged({**base, "separation": {"method": "oracle"}}))
-    assert caught.value.line().startswith("config error: separation.method: 'oracle': the oracle needs true stems")
+    assert caught.value.line().startswith("config error: separation.method: 'oracle': the oracle separator needs true stems")
     (tmp_path / "sep.th").write_text("x")
     wc.check_config(merged({**base, "separation": {"method": "scnet", "checkpoint": "sep.th"}}))
     wc.check_config(merged({"separation": {"method": "oracle"}}))  # the synthetic corpus has true stems
@@ -216,7 +216,7 @@ def own_lines(result: subprocess.CompletedProcess) -> list[str]:
         ("ratings:\n  source: csv\n", "config error: ratings.csv: None: required with ratings.source: csv"),
         ("dataset:\n  sourcee: synthetic\n", "config error: dataset.sourcee: 'synthetic': unknown key; dataset takes:"),
         ("separation:\n  checkpoint: nowhere/scnet.th\n",
-         "config error: separation.checkpoint: 'nowhere/scnet.th': no such file (SCNet checkpoint;"),
+         "config error: separation.checkpoint: 'nowhere/scnet.th': no such file (separator checkpoint;"),
     ],
 )
 def test_dry_run_stops_on_a_config_mistake_in_at_most_five_lines(tmp_path, override, start):
@@ -281,7 +281,7 @@ def test_an_edited_checkpoint_replans_separation_and_a_removed_one_stops_the_dag
     gone = snakemake(args, tmp_path)
     assert gone.returncode == 1 and len(own_lines(gone)) <= 2, own_lines(gone)
     assert own_lines(gone)[-1:] == [f"config error: separation.checkpoint: 'weights/scnet.th': no such file "
-                               f"(SCNet checkpoint; relative paths are read from {tmp_path})"]
+                               f"(separator checkpoint; relative paths are read from {tmp_path})"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mixrep.runs import CONDITIONINGS, FAMILY_SETS, POSITIVES, grid, parse_run
+from mixrep.separation import separators
+from mixrep.separation.separators import SEPARATORS
 
 MAX_VALUE_CHARS = 60
 CELL_STAGES: tuple[str, ...] = ("pretrain", "embed", "regress", "tsne", "evaluate", "crossed")  # .../<cell>/...
@@ -210,7 +212,8 @@ def _get(config: dict, dotted: str) -> Any:
 def external_files(config: dict) -> dict[str, ExternalFile]:
     """Name (the rule's input name) -> the external file, for every file this config makes a rule read.
 
-    Only files the configured methods use are listed (separation.checkpoint only for scnet, ratings.csv only
+    Only files the configured methods use are listed (separation.checkpoint only for a separator that reads
+    weights, ratings.csv only
     for the csv source, ...), so that a leftover path of an unused option never stops a run.
     """
     files: dict[str, ExternalFile] = {}
@@ -227,8 +230,8 @@ def external_files(config: dict) -> dict[str, ExternalFile]:
     if source == "fma" and root:
         files["fma_tracks"] = ExternalFile("dataset.root", str(Path(root) / FMA_TRACKS), "FMA metadata",
                                            under=FMA_TRACKS)
-    if _get(config, "separation.method") == "scnet":
-        add("checkpoint", "separation.checkpoint", "SCNet checkpoint")
+    if separators.reads_checkpoint(config.get("separation") or {}):
+        add("checkpoint", "separation.checkpoint", "separator checkpoint")
     if _get(config, "ratings.source") == "csv":
         add("ratings_csv", "ratings.csv", "ratings CSV")
     add("mushra_results", "mushra.results_csv", "webMUSHRA results CSV")
@@ -301,7 +304,8 @@ SOURCES_WITH_TRUE_STEMS: tuple[str, ...] = ("synthetic", "multitrack")
 
 
 def check_separation_source(config: dict) -> None:
-    """The oracle and a separator trained here both need true stems: refuse them, at plan time, elsewhere.
+    """A separator that reads true stems (the oracle) or is trained here needs them: refuse it, at plan time,
+    where the dataset has none (mixrep.separation.separators says which separator does what).
 
     Without this check a folder or FMA run fails only after the manifest, deep inside `separate` (oracle) or
     `train-separator` (no train-split track with stems).
@@ -309,12 +313,14 @@ def check_separation_source(config: dict) -> None:
     source = _get(config, "dataset.source")
     if source in SOURCES_WITH_TRUE_STEMS:
         return
-    method = _get(config, "separation.method")
-    if method == "oracle":
+    section = config.get("separation") or {}
+    method = section.get("method")
+    if SEPARATORS.get(method).true_stems:
+        readers = [name for name in SEPARATORS if SEPARATORS.get(name).checkpoint]
         raise ConfigError("separation.method", method,
-                          f"the oracle needs true stems, which dataset.source: {source} does not have;"
-                          " use scnet with separation.checkpoint")
-    if method == "scnet" and not _get(config, "separation.checkpoint"):
+                          f"the {method} separator needs true stems, which dataset.source: {source} does not have;"
+                          f" use {' or '.join(readers)} with separation.checkpoint")
+    if separators.trains_here(section):
         raise ConfigError("separation.checkpoint", None,
                           f"required with dataset.source: {source} (no true stems to train a separator on;"
                           " give a published SCNet checkpoint)")

@@ -253,13 +253,6 @@ def mushra_analysis_dir(wildcards, output):
 
 
 # ---------------------------------------------------------------- separation (input functions of separation.smk)
-def separation_checkpoint(wildcards):
-    """The SCNet weights the separate / eval rules need: configured, trained here, or none (oracle)."""
-    if config["separation"]["method"] != "scnet":
-        return []
-    return workflow_config.external_inputs(config, "checkpoint") or [f"{RESULTS}/separation/scnet/checkpoint.th"]
-
-
 def separation_stem_indexes(wildcards):
     """Index tables of every shard (after the manifest checkpoint has decided the shards)."""
     return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")
