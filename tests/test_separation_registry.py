@@ -150,3 +150,18 @@ def test_the_docs_table_lists_every_separator_as_registered() -> None:
         assert trained.startswith("yes") is (kind.train is not None), name
         listed = {part.strip().strip("`") for part in sections.split(",")} - {"—"}
         assert listed == set(kind.sections), name
+
+
+@pytest.mark.parametrize("section,key", [
+    ({"train": {"steps": 0}}, "separation.train.steps"),
+    ({"inference": {"overlap": 1.0}}, "separation.inference.overlap"),
+    ({"model": {"nfft": 8}}, "separation.model.nfft"),
+    ({"train": {"loss": "l2"}}, "separation.train.loss"),
+    ({"inference": {"device": "cpu"}}, "separation.inference"),  # a runtime setting: the rule's resources.device
+])
+def test_the_schema_checks_the_dataclass_sections(section: dict, key: str) -> None:
+    from mixrep.workflow_config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        validated({"separation": section})
+    assert caught.value.line().startswith(f"config error: {key}"), caught.value.line()

@@ -48,14 +48,15 @@ class SCNetModelSettings:
 
     sources: tuple[str, ...] = field(default=SCNET_ORDER, metadata={
         "help": "output order of the sources (SCNet order; mapped to vocals, bass, drums, other at the boundary)"})
-    audio_channels: int = field(default=2, metadata={"help": "waveform channels"})
+    audio_channels: int = field(default=2, metadata={"minimum": 1, "help": "waveform channels"})
     dims: tuple[int, ...] = field(default=(4, 16, 32, 64), metadata={
-        "help": "channels of the spectrogram input (2 x audio_channels) and after each SD block "
-                "(published small: [4, 32, 64, 128])"})
-    nfft: int = field(default=2048, metadata={"help": "STFT size (published 4096)"})
-    hop_size: int = field(default=512, metadata={"help": "STFT hop (published 1024)"})
+        "minItems": 2, "help": "channels of the spectrogram input (2 x audio_channels) and after each SD block "
+                               "(published small: [4, 32, 64, 128])"})
+    nfft: int = field(default=2048, metadata={"minimum": 16, "help": "STFT size (published 4096)"})
+    hop_size: int = field(default=512, metadata={"minimum": 1, "help": "STFT hop (published 1024)"})
     win_size: int = field(default=2048, metadata={
-        "help": "STFT window length; the window is rectangular as in the official code (published 4096)"})
+        "minimum": 16, "help": "STFT window length; the window is rectangular as in the official code "
+                               "(published 4096)"})
     normalized: bool = field(default=True, metadata={"help": "STFT normalised by 1/sqrt(nfft)"})
     band_SR: tuple[float, float, float] = field(default=(0.175, 0.392, 0.433), metadata={
         "help": "share of frequency bins in the low/mid/high bands"})
@@ -64,10 +65,11 @@ class SCNetModelSettings:
         "help": "frequency kernel of each band's down-sampling conv"})
     conv_depths: tuple[int, int, int] = field(default=(1, 1, 1), metadata={
         "help": "residual depth of each band's conv module (published [3, 2, 1])"})
-    compress: float = field(default=4, metadata={"help": "channel compression in the conv modules"})
-    conv_kernel: int = field(default=3, metadata={"help": "odd time kernel of the conv modules"})
-    num_dplayer: int = field(default=2, metadata={"help": "dual-path RNN layers, even (published 6)"})
-    expand: int = field(default=1, metadata={"help": "LSTM hidden size factor"})
+    compress: float = field(default=4, metadata={
+        "exclusiveMinimum": 0, "help": "channel compression in the conv modules"})
+    conv_kernel: int = field(default=3, metadata={"minimum": 1, "help": "odd time kernel of the conv modules"})
+    num_dplayer: int = field(default=2, metadata={"minimum": 2, "help": "dual-path RNN layers, even (published 6)"})
+    expand: int = field(default=1, metadata={"minimum": 1, "help": "LSTM hidden size factor"})
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> "SCNetModelSettings":
@@ -85,8 +87,8 @@ class AugmentSettings:
     """Augmentation of the training examples (config `separation.train.augment`; published remix / scale / flips)."""
 
     remix: bool = field(default=True, metadata={"help": "every source drawn from an independent track and offset"})
-    gain_min: float = field(default=0.25, metadata={"help": "lower bound of the random gain per source"})
-    gain_max: float = field(default=1.25, metadata={"help": "upper bound of the random gain per source"})
+    gain_min: float = field(default=0.25, metadata={"minimum": 0, "help": "lower bound of the random gain per source"})
+    gain_max: float = field(default=1.25, metadata={"minimum": 0, "help": "upper bound of the random gain per source"})
     flip_channels: bool = field(default=True, metadata={"help": "random left/right swap per source"})
     flip_sign: bool = field(default=True, metadata={"help": "random polarity flip per source"})
     active_only: bool = field(default=True, metadata={
@@ -102,19 +104,26 @@ class TrainSettings:
     """
 
     steps: int = field(default=500, metadata={
-        "help": "optimiser steps (the budget, not wall time: deterministic given the seed)"})
-    batch_size: int = field(default=4, metadata={"help": "examples per step (published 4)"})
-    segment_s: float = field(default=1.0, metadata={"help": "seconds per training example (published 11)"})
-    lr: float = field(default=0.002, metadata={"help": "Adam learning rate (published 5e-4)"})
+        "minimum": 1, "help": "optimiser steps (the budget, not wall time: deterministic given the seed)"})
+    batch_size: int = field(default=4, metadata={"minimum": 1, "help": "examples per step (published 4)"})
+    segment_s: float = field(default=1.0, metadata={
+        "exclusiveMinimum": 0, "help": "seconds per training example (published 11)"})
+    lr: float = field(default=0.002, metadata={"exclusiveMinimum": 0, "help": "Adam learning rate (published 5e-4)"})
     decay_rate: float = field(default=0.9, metadata={
+        "exclusiveMinimum": 0, "maximum": 1,
         "help": "learning rate factor every decay_every steps (published 0.98 every 10 epochs)"})
-    decay_every: int = field(default=50, metadata={"help": "steps between learning rate decays"})
+    decay_every: int = field(default=50, metadata={"minimum": 1, "help": "steps between learning rate decays"})
     loss: str = field(default="l1", metadata={
+        "enum": ["l1", "spec_rmse"],
         "help": "l1 = L1 on waveforms; spec_rmse = the official solver's RMSE of STFT frames"})
-    eval_every: int = field(default=100, metadata={"help": "steps between validations; the best one is kept"})
-    val_seconds: float = field(default=8.0, metadata={"help": "seconds of each validation track used"})
-    max_val_tracks: int = field(default=4, metadata={"help": "validation tracks used (spread over the id order)"})
-    grad_clip: float = field(default=0.0, metadata={"help": "gradient norm clip (0 = none, as published)"})
+    eval_every: int = field(default=100, metadata={
+        "minimum": 1, "help": "steps between validations; the best one is kept"})
+    val_seconds: float = field(default=8.0, metadata={
+        "exclusiveMinimum": 0, "help": "seconds of each validation track used"})
+    max_val_tracks: int = field(default=4, metadata={
+        "minimum": 1, "help": "validation tracks used (spread over the id order)"})
+    grad_clip: float = field(default=0.0, metadata={
+        "minimum": 0, "help": "gradient norm clip (0 = none, as published)"})
     augment: AugmentSettings = field(default_factory=AugmentSettings, metadata={
         "help": "augmentation of the training examples (published remix / scale / flips)"})
 

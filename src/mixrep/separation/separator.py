@@ -45,12 +45,16 @@ class SeparatorKind:
 class InferenceSettings:
     """How a model separator runs over a track: chunked overlap-add (config `separation.inference`)."""
 
-    segment_s: float = field(default=11.0, metadata={"help": "seconds per chunk (published training segment: 11 s)"})
-    overlap: float = field(default=0.25, metadata={"help": "overlap of consecutive chunks, in [0, 1) "
-                                                           "(published inference: 0.5)"})
-    batch_size: int = field(default=2, metadata={"help": "chunks per forward pass (memory grows with it)"})
-    shifts: int = field(default=0, metadata={"help": "random time shifts averaged (published: 1); 0 = deterministic"})
-    transition_power: float = field(default=1.0, metadata={"help": "exponent (>= 1) of the triangular cross-fade"})
+    segment_s: float = field(default=11.0, metadata={
+        "exclusiveMinimum": 0, "help": "seconds per chunk (published training segment: 11 s)"})
+    overlap: float = field(default=0.25, metadata={
+        "minimum": 0, "exclusiveMaximum": 1, "help": "overlap of consecutive chunks (published inference: 0.5)"})
+    batch_size: int = field(default=2, metadata={
+        "minimum": 1, "help": "chunks per forward pass (memory grows with it)"})
+    shifts: int = field(default=0, metadata={
+        "minimum": 0, "help": "random time shifts averaged (published: 1); 0 = deterministic"})
+    transition_power: float = field(default=1.0, metadata={
+        "minimum": 1, "help": "exponent of the triangular cross-fade"})
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap < 1:
