@@ -66,6 +66,10 @@ def test_the_schema_patch_gives_the_family_sets_and_no_yaml_copy_of_them(repo_ro
     assert dict(patch.sections) == {}  # the four families keep their settings in the shared `features:` keys
     schema = assembled_schema(repo_root / "workflow/schemas/config.schema.yaml")
     assert schema["properties"]["ablation"]["properties"]["families"]["items"]["enum"] == list(family_sets())
+    sections = repo_root / "workflow/schemas/sections"
+    for name in ("ablation.schema.yaml", "features.schema.yaml"):  # no second list of family names
+        text = (sections / name).read_text()
+        assert not [f for f in FAMILIES if f"no_{f}" in text], name
 
 
 def test_an_unknown_family_in_a_table_is_an_error_not_dropped() -> None:
