@@ -26,7 +26,7 @@ import numpy as np
 
 from mixrep.corpus import render
 from mixrep.corpus.arrangement import arrange
-from mixrep.corpus.generate import CorpusConfig, TrackSpec, generate_corpus
+from mixrep.corpus.generate import CorpusSettings, TrackSpec, generate_corpus
 from mixrep.corpus.genres import GENRES, get_genre
 from mixrep.stems import SAMPLE_RATE, STEMS
 
@@ -37,7 +37,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def time_corpus(config: CorpusConfig, jobs: int) -> tuple[float, float, float]:
+def time_corpus(config: CorpusSettings, jobs: int) -> tuple[float, float, float]:
     """(wall seconds, x real time, CPU seconds) of one corpus generation with `jobs` processes."""
     with tempfile.TemporaryDirectory(prefix="mixrep-bench-") as tmp:
         cpu, start = _cpu_seconds(), time.perf_counter()
@@ -46,7 +46,7 @@ def time_corpus(config: CorpusConfig, jobs: int) -> tuple[float, float, float]:
     return wall, report.audio_s / wall, cpu
 
 
-def time_renderers(config: CorpusConfig) -> dict[str, tuple[float, bool]]:
+def time_renderers(config: CorpusSettings) -> dict[str, tuple[float, bool]]:
     """Seconds to render every stem of one arrangement per genre, and whether a second render is identical."""
     soundfont = render.find_soundfont(config.soundfont)
     n = int(config.seconds * SAMPLE_RATE)
@@ -69,12 +69,12 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=2, help="tracks per genre")
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
-    config = CorpusConfig(genres=tuple(GENRES), tracks_per_genre=args.tracks, seconds=args.seconds)
+    config = CorpusSettings(genres=tuple(GENRES), tracks_per_genre=args.tracks, seconds=args.seconds)
     audio_s = len(config.genres) * args.tracks * args.seconds
     print(f"corpus: {len(config.genres)} genres x {args.tracks} track(s) x {args.seconds:g} s = {audio_s:g} s of audio, "
           f"soundfont {render.find_soundfont().name}, {os.cpu_count()} CPUs\n")
 
-    time_corpus(CorpusConfig(genres=("rock",), tracks_per_genre=1, seconds=2.0), 1)  # warm the page cache
+    time_corpus(CorpusSettings(genres=("rock",), tracks_per_genre=1, seconds=2.0), 1)  # warm the page cache
     rows = [(jobs, *time_corpus(config, jobs)) for jobs in (1, 2)]
     base = rows[0][1]
     print(f"load average before: {os.getloadavg()[0]:.1f} (other processes share the CPUs: see the CPU column)\n")

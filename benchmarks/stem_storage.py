@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from mixrep.audio import read_stems, write_stems  # noqa: E402
-from mixrep.corpus.generate import CorpusConfig, TrackSpec, generate_track  # noqa: E402
+from mixrep.corpus.generate import CorpusSettings, TrackSpec, generate_track  # noqa: E402
 from mixrep.features.extract import extract_features  # noqa: E402
 from mixrep.stems import SAMPLE_RATE  # noqa: E402
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genres", nargs="+", default=["rock", "jazz", "electronic", "classical"])
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
-    config = CorpusConfig(genres=tuple(args.genres), tracks_per_genre=1, seconds=args.seconds)
+    config = CorpusSettings(genres=tuple(args.genres), tracks_per_genre=1, seconds=args.seconds)
     sizes: dict[str, list[float]] = {"float32": [], "flac24": []}
     write_s: dict[str, list[float]] = {"float32": [], "flac24": []}
     diffs: dict[str, float] = {}

@@ -60,7 +60,7 @@ def write_corpus(root: Path, tracks: int, seed: int = 0) -> dict[str, object]:
     """Shards, features.parquet and manifest.parquet of `tracks` synthetic tracks under `root`."""
     import pandas as pd
 
-    from mixrep.model.frontend import MelConfig
+    from mixrep.model.frontend import MelSettings
     from mixrep.pretrain.mels import MelShard
     from fixtures.toy_corpus import make_toy_corpus
 
@@ -77,7 +77,7 @@ def write_corpus(root: Path, tracks: int, seed: int = 0) -> dict[str, object]:
         shard = MelShard(mels=block[..., :k * FRAMES_PER_ITEM],
                          offsets=np.arange(k + 1, dtype=np.int64) * FRAMES_PER_ITEM,
                          track_id=np.repeat(names, VARIANTS), variant_id=np.tile(np.arange(VARIANTS), n),
-                         mel_config=MelConfig(), max_s=3.0)
+                         mel_config=MelSettings(), max_s=3.0)
         paths.append(str(shard.save(root / f"shard-{s:03d}.npz")))
         ids += names
     columns = [c for c in make_toy_corpus(n_tracks=2, n_variants=1, seconds=0.3, seed=0).features.columns
@@ -114,7 +114,7 @@ def child(mode: str, root: Path, steps: int) -> dict[str, object]:
                                  pd.read_parquet(root / "manifest.parquet"), FAMILIES, SEGMENT)
     cpu = torch.device("cpu")
     if mode.startswith("pretrain"):
-        settings = PretrainSettings.from_settings({"pretrain": {"epochs": 1, "checkpoint_every": 10**9,
+        settings = PretrainSettings.from_config({"pretrain": {"epochs": 1, "checkpoint_every": 10**9,
                                                                 "eval_every": 0, "device": "cpu"}})
 
         def stop(step: int, _loss: float) -> None:
@@ -131,7 +131,7 @@ def child(mode: str, root: Path, steps: int) -> dict[str, object]:
     else:
         tiny = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2, "ff_mult": 2,
                                                        "patch_frames": 16}}, "cond_hidden": 16, "device": "cpu"}
-        settings = PretrainSettings.from_settings({"pretrain": tiny})
+        settings = PretrainSettings.from_config({"pretrain": tiny})
         model = build_model("film-all", settings, stats.dims, 0)
         model.set_input_stats(*input_stats(bank, items.of_split("train")))
         embeddings = embed_items(model.eval(), bank, items, SEGMENT, cpu, 64)

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mixrep.corpus.generate import CorpusConfig, TrackSpec, generate_track
+from mixrep.corpus.generate import CorpusSettings, TrackSpec, generate_track
 from mixrep.model.checkpoint import EncoderCheckpoint
-from mixrep.model.encoder import EncoderConfig, MixEncoder
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.encoder import EncoderSettings, MixEncoder
+from mixrep.model.frontend import MelSettings, MelFrontend
 from mixrep.pretrain.bundle import EncoderBundle
 from mixrep.signal.excerpt import centred_excerpt, excerpt_samples
 from mixrep.signal.loudness import integrated_lufs
@@ -46,10 +46,10 @@ CHECKPOINTS = (1, 25, 121, 241, 512, 1024, 1536, 2048, 4096)  # "best after at m
 def random_encoder(seed: int = 0) -> EncoderBundle:
     """The tiny encoder preset with random weights, packaged like a loaded encoder.pt."""
     torch.manual_seed(seed)
-    config = EncoderConfig(n_mels=128, layers=1, width=16, heads=2, ff_mult=2, patch_frames=8, dropout=0.0,
+    config = EncoderSettings(n_mels=128, layers=1, width=16, heads=2, ff_mult=2, patch_frames=8, dropout=0.0,
                            conditioning="none")
     model = MixEncoder(config, {}).eval()
-    mel = MelConfig()
+    mel = MelSettings()
     meta = EncoderCheckpoint(model_class="mixrep.model.encoder.MixEncoder", model_kwargs=model.kwargs(),
                              run="random-init", mel=mel.to_dict(), segment_frames=32)
     return EncoderBundle(model=model, meta=meta, frontend=MelFrontend(mel), device=torch.device("cpu"))
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    corpus = CorpusConfig(seconds=args.seconds)
+    corpus = CorpusSettings(seconds=args.seconds)
     runs = [tuple(run.split(":")) for run in args.runs]
     tracks = {g: generate_track(TrackSpec(g, 0, args.seed), corpus).stems for g in sorted({g for r in runs for g in r[:2]})}
     bundle = random_encoder(args.seed)

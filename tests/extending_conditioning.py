@@ -58,7 +58,7 @@ from mixrep.pretrain.config import PretrainSettings, build_model
 from mixrep.runs import CONDITIONINGS, grid, parse_run
 
 assert "dummy" in CONDITIONINGS and "dummy-all" in [spec.name for spec in grid()]
-settings = PretrainSettings.from_settings({"pretrain": {
+settings = PretrainSettings.from_config({"pretrain": {
     "preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads": 2}}, "cond_hidden": 8}})
 spec = parse_run("dummy-all")
 dims = {family: 3 for family in spec.families}

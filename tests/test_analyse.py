@@ -19,7 +19,7 @@ from mixrep.degrade.cli import main as degrade_main
 from mixrep.features import extract_features, feature_columns
 from mixrep.features.cli import main as features_main
 from mixrep.features.extract import undefined_columns
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.frontend import MelSettings, MelFrontend
 from mixrep.pretrain.cli import mels_main
 from mixrep.pretrain.mels import MelStore, load_mel_shard
 from mixrep.signal.excerpt import centred_excerpt, excerpt_bounds
@@ -113,7 +113,7 @@ def test_segment_features_are_those_of_the_view_audio(analysed):
     segments = read_segment_table(out["segments"])
     recipes = pd.read_parquet(out["recipes"])
     store = MelStore([out["mels"]])
-    config = MelConfig(**{**store.mel_config.to_dict()})
+    config = MelSettings(**{**store.mel_config.to_dict()})
     frontend = MelFrontend(config)
     checked = 0
     for k, (track_id, variant_id) in enumerate(zip(store.track_id, store.variant_id)):

@@ -21,14 +21,14 @@ from mixrep.audio import read_audio, read_stems
 from mixrep.corpus import render
 from mixrep.corpus.arrangement import arrange
 from mixrep.corpus.cli import main as corpus_main
-from mixrep.corpus.generate import CorpusConfig, TrackSpec, generate_corpus, generate_track
+from mixrep.corpus.generate import CorpusSettings, TrackSpec, generate_corpus, generate_track
 from mixrep.corpus.genres import GENRES, get_genre
 from mixrep.corpus.mixstyle import limiter_envelope, master
 from mixrep.stems import SAMPLE_RATE, STEMS
 
 SEED = 0
 SECONDS = 3.0
-CONFIG = CorpusConfig(tracks_per_genre=3, seconds=SECONDS, crossed_arrangements=0)  # crossed set: test_crossed.py
+CONFIG = CorpusSettings(tracks_per_genre=3, seconds=SECONDS, crossed_arrangements=0)  # crossed set: test_crossed.py
 REQUIRED_COLUMNS = ["track_id", "genre", "seconds", "tempo_bpm", "key", "has_vocals", "seed",
                     "integrated_lufs", "peak_dbfs"]
 
@@ -273,8 +273,8 @@ def test_schema_rejects_bad_sections_naming_the_key(schema, section, key):
 
 def test_schema_defaults_match_the_code_and_config(schema, repo_root):
     defaults = {key: spec["default"] for key, spec in schema["properties"].items()}
-    config = CorpusConfig.from_settings(defaults)
-    assert config == CorpusConfig()
+    config = CorpusSettings.from_config(defaults)
+    assert config == CorpusSettings()
     jsonschema.validate(yaml.safe_load((repo_root / "config.yaml").read_text())["synthetic"], schema)
     jsonschema.validate(yaml.safe_load((repo_root / "tests/config.test.yaml").read_text())["synthetic"], schema)
 
@@ -298,7 +298,7 @@ def test_fallback_soundfont_of_pretty_midi_renders_a_track(monkeypatch):
     """Without Debian's FluidR3_GM the small soundfont shipped with pretty_midi is used."""
     fallback = render.default_soundfonts()[-1]
     monkeypatch.setattr(render, "default_soundfonts", lambda: [fallback.parent / "absent.sf2", fallback])
-    track = generate_track(TrackSpec("pop", 0, SEED), CorpusConfig(genres=("pop",), tracks_per_genre=1, seconds=2.0))
+    track = generate_track(TrackSpec("pop", 0, SEED), CorpusSettings(genres=("pop",), tracks_per_genre=1, seconds=2.0))
     assert track.record["soundfont"] == fallback.name
     assert np.max(np.abs(track.stems.sum(axis=0) - track.mixture)) < 1e-5
     assert np.abs(track.mixture).max() > 0.05
@@ -309,13 +309,13 @@ def test_a_failing_track_is_listed_and_the_rest_goes_on(monkeypatch, tmp_path):
 
     real = generate.generate_track
 
-    def flaky(spec: TrackSpec, config: CorpusConfig) -> generate.Track:
+    def flaky(spec: TrackSpec, config: CorpusSettings) -> generate.Track:
         if spec.index == 1:
             raise ValueError("synthesizer exploded")
         return real(spec, config)
 
     monkeypatch.setattr(generate, "generate_track", flaky)
-    config = CorpusConfig(genres=("folk",), tracks_per_genre=2, seconds=1.5, crossed_arrangements=0)
+    config = CorpusSettings(genres=("folk",), tracks_per_genre=2, seconds=1.5, crossed_arrangements=0)
     report = generate_corpus(tmp_path, config, seed=SEED, jobs=1)
     assert list(report.metadata["track_id"]) == ["syn-folk-000"]
     failed = pd.read_csv(tmp_path / "failed.csv")
@@ -324,10 +324,10 @@ def test_a_failing_track_is_listed_and_the_rest_goes_on(monkeypatch, tmp_path):
 
 
 def test_a_smaller_rerun_removes_stale_track_folders(tmp_path):
-    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=2, seconds=1.0, crossed_arrangements=0),
+    generate_corpus(tmp_path, CorpusSettings(genres=("rock",), tracks_per_genre=2, seconds=1.0, crossed_arrangements=0),
                     seed=SEED)
     (tmp_path / "tracks" / "my-notes").mkdir()  # not a generated folder: left alone
-    generate_corpus(tmp_path, CorpusConfig(genres=("rock",), tracks_per_genre=1, seconds=1.0, crossed_arrangements=0),
+    generate_corpus(tmp_path, CorpusSettings(genres=("rock",), tracks_per_genre=1, seconds=1.0, crossed_arrangements=0),
                     seed=SEED)
     assert sorted(p.name for p in (tmp_path / "tracks").iterdir()) == ["my-notes", "syn-rock-000"]
     assert list(pd.read_parquet(tmp_path / "metadata.parquet")["track_id"]) == ["syn-rock-000"]

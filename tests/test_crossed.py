@@ -16,7 +16,7 @@ import pytest
 from mixrep.analyse.settings import AnalyseSettings
 from mixrep.analyse.shard import analyse_shard
 from mixrep.audio import read_audio, read_stems, write_stems
-from mixrep.corpus.generate import CorpusConfig, CrossedSpec, generate_corpus, generate_crossed, write_track
+from mixrep.corpus.generate import CorpusSettings, CrossedSpec, generate_corpus, generate_crossed, write_track
 from mixrep.datasets.manifest import DatasetSettings, build_manifest
 from mixrep.datasets.synthetic import list_synthetic
 from mixrep.evaluation.crossed import (UNIT_COLUMNS, crossed_design, crossed_report, crossed_units, knn_hit,
@@ -24,7 +24,7 @@ from mixrep.evaluation.crossed import (UNIT_COLUMNS, crossed_design, crossed_rep
 from mixrep.stems import MIXTURE, SAMPLE_RATE, STEMS
 
 SEED = 0
-CONFIG = CorpusConfig(genres=("rock", "jazz"), tracks_per_genre=1, seconds=1.0, crossed_arrangements=2,
+CONFIG = CorpusSettings(genres=("rock", "jazz"), tracks_per_genre=1, seconds=1.0, crossed_arrangements=2,
                       crossed_genres=("pop", "folk"))
 CROSSED_IDS = {"syn-x0-rock", "syn-x0-jazz", "syn-x1-rock", "syn-x1-jazz"}
 ORDINARY_IDS = {"syn-rock-000", "syn-jazz-000"}
@@ -88,7 +88,7 @@ def test_stems_of_every_track_sum_to_its_mixture(corpus):
 
 def test_ordinary_tracks_are_byte_identical_with_and_without_the_crossed_set(corpus, tmp_path):
     out, _ = corpus
-    plain = CorpusConfig(genres=CONFIG.genres, tracks_per_genre=1, seconds=1.0, crossed_arrangements=0)
+    plain = CorpusSettings(genres=CONFIG.genres, tracks_per_genre=1, seconds=1.0, crossed_arrangements=0)
     meta = generate_corpus(tmp_path, plain, seed=SEED).metadata
     assert set(meta["track_id"]) == ORDINARY_IDS
     for track_id in ORDINARY_IDS:
@@ -109,10 +109,10 @@ def test_a_crossed_track_does_not_depend_on_the_other_priors(corpus, tmp_path):
 
 def test_config_checks_the_crossed_keys():
     with pytest.raises(ValueError, match="crossed_arrangements"):
-        CorpusConfig.from_settings({"crossed_arrangements": -1})
+        CorpusSettings.from_config({"crossed_arrangements": -1})
     with pytest.raises(ValueError, match="polka"):
-        CorpusConfig.from_settings({"crossed_genres": ["polka"]})
-    assert CorpusConfig.from_settings({"crossed_genres": ["metal"]}).crossed_genres == ("metal",)
+        CorpusSettings.from_config({"crossed_genres": ["polka"]})
+    assert CorpusSettings.from_config({"crossed_genres": ["metal"]}).crossed_genres == ("metal",)
 
 
 # ---------------------------------------------------------------------------------------- manifest
@@ -154,7 +154,7 @@ def _variants(analysis) -> dict[str, list[int]]:
 
 
 def test_analyse_renders_only_the_reference_of_a_crossed_track(tmp_path):
-    settings = AnalyseSettings.from_settings(ANALYSE)
+    settings = AnalyseSettings.from_config(ANALYSE)
     index = _index(tmp_path, {"syn-rock-000": "train", "syn-x0-rock": "crossed"})
     analysis = analyse_shard(index, settings)
     assert _variants(analysis) == {"syn-rock-000": [0, 1, 2], "syn-x0-rock": [0]}
@@ -165,7 +165,7 @@ def test_analyse_renders_only_the_reference_of_a_crossed_track(tmp_path):
 
 
 def test_analyse_without_a_split_column_takes_the_splits_argument(tmp_path):
-    settings = AnalyseSettings.from_settings(ANALYSE)
+    settings = AnalyseSettings.from_config(ANALYSE)
     index = _index(tmp_path, None)
     assert _variants(analyse_shard(index, settings)) == {"syn-rock-000": [0, 1, 2], "syn-x0-rock": [0, 1, 2]}
     given = analyse_shard(index, settings, splits={"syn-x0-rock": "crossed"})

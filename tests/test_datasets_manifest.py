@@ -90,8 +90,8 @@ def test_settings_defaults_follow_the_schema(repo_root: Path) -> None:
         value = getattr(defaults, key)
         assert (list(value) if isinstance(value, tuple) else value) == spec["default"], key
     with pytest.raises(DatasetError, match="unknown settings"):
-        DatasetSettings.from_settings({"dataset": {"sorce": "fma"}})
-    parsed = DatasetSettings.from_settings({"seed": 4, "shard_size": 2, "dataset": {"genres": ["a"]}})
+        DatasetSettings.from_config({"dataset": {"sorce": "fma"}})
+    parsed = DatasetSettings.from_config({"seed": 4, "shard_size": 2, "dataset": {"genres": ["a"]}})
     assert (parsed.seed, parsed.shard_size, parsed.genres) == (4, 2, ("a",))
 
 

@@ -32,7 +32,7 @@ class Entry:
 
 
 ENTRIES = (
-    Entry("synthetic", "mixrep.corpus.generate:CorpusConfig"),
+    Entry("synthetic", "mixrep.corpus.generate:CorpusSettings"),
     Entry("dataset", "mixrep.datasets.manifest:DatasetSettings",
           not_config={"seed": "top-level `seed`", "shard_size": "top-level `shard_size`"}),
     Entry("analysis", "mixrep.analyse.settings:AnalyseSettings",
@@ -43,7 +43,7 @@ ENTRIES = (
     Entry("features", "mixrep.features.settings:FeatureSettings",
           not_config={"family_settings": "the family sections features.<family> (registry: SchemaPatch)"}),
     Entry("pretrain", "mixrep.pretrain.config:PretrainSettings"),
-    Entry("ratings.panel", "mixrep.ratings.synthetic:PanelModel"),
+    Entry("ratings.panel", "mixrep.ratings.synthetic:PanelSettings"),
     Entry("regress", "mixrep.evaluation.regress:RegressSettings", flatten=("train",)),
     Entry("tsne", "mixrep.evaluation.tsne:TsneSettings",
           not_config={"threads": "the rule's threads (--threads), a runtime setting"}),
@@ -59,15 +59,13 @@ ENTRIES = (
           elsewhere={"results_csv": "rule mushra_analysis (an input)", "drop_untouched": "mushra/analysis.py",
                      "bootstrap": "mushra/analysis.py", "screening": "mushra/analysis.py (ScreeningSettings)"}),
     Entry("separation.inference", "mixrep.separation.apply:ApplySettings",
-          not_config={"seed": "top-level `seed`"}),
+          not_config={"seed": "top-level `seed`", "device": "runtime: the job's --device {resources.device}"}),
     Entry("separation.train", "mixrep.separation.scnet_entry:TrainSettings"),
     Entry("separation.model", "mixrep.separation.scnet_entry:SCNetModelSettings"),
 )
 
 # Drifts whose fix belongs to another helper of issue 16: strict xfail until it lands (then remove the mark).
 PENDING = {
-    "separation.inference": "H4: ApplySettings.device is a runtime setting now (--device {resources.device}): "
-                            "drop the field (batch_size 4 vs 2 is fixed)",
 }
 
 

@@ -36,7 +36,7 @@ def test_features_only_is_the_windows_own_standardised_features(corpus):
 
 def test_audio_only_is_the_cell_with_zeroed_features(corpus):
     bank, items, stats, _ = corpus
-    settings = PretrainSettings.from_settings(SETTINGS)
+    settings = PretrainSettings.from_config(SETTINGS)
     model = build_model("film-all", settings, stats.dims, 0).eval()
     with torch.no_grad():  # a random FiLM head is near identity: push it so the features matter
         for p in model.parameters():
@@ -52,7 +52,7 @@ def test_audio_only_is_the_cell_with_zeroed_features(corpus):
 
 def test_views_are_the_same_windows_for_every_source_and_pair_row_by_row(corpus, tmp_path):
     bank, items, stats, _ = corpus
-    settings = PretrainSettings.from_settings(SETTINGS)
+    settings = PretrainSettings.from_config(SETTINGS)
     first = view_positions(items)
     again = view_positions(items)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))

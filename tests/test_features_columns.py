@@ -72,12 +72,12 @@ def test_settings_defaults_match_the_schema(repo_root: Path) -> None:
 def test_config_blocks_are_valid_settings(repo_root: Path) -> None:
     for path in ("config.yaml", "tests/config.test.yaml"):
         section = yaml.safe_load((repo_root / path).read_text())["features"]
-        FeatureSettings.from_mapping(section)
+        FeatureSettings.from_config(section)
 
 
 def test_settings_accept_section_or_payload_and_reject_bad_values() -> None:
-    assert FeatureSettings.from_mapping({"seed": 0, "features": {"n_mels": 32}}).n_mels == 32
-    assert FeatureSettings.from_mapping({"n_mels": 32}).n_mels == 32
+    assert FeatureSettings.from_config({"seed": 0, "features": {"n_mels": 32}}).n_mels == 32
+    assert FeatureSettings.from_config({"n_mels": 32}).n_mels == 32
     with pytest.raises(ValueError, match="band_weighting"):
         FeatureSettings(band_weighting="b_weighting")
     with pytest.raises(ValueError, match="segment_s"):

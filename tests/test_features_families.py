@@ -96,7 +96,7 @@ stems = (0.1 * np.random.default_rng(0).standard_normal((4, 2, 22050))).astype(n
 plain = extract_features(stems, 44100)
 offset = extract_features(stems, 44100, {"dummy": {"offset_db": 2.0}})
 try:
-    FeatureSettings.from_mapping({"dummy": {"gain": 1}})
+    FeatureSettings.from_config({"dummy": {"gain": 1}})
     refused = ""
 except ValueError as exc:
     refused = str(exc)

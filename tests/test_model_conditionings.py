@@ -52,9 +52,9 @@ def test_the_yaml_schemas_hold_no_mechanism_key() -> None:
 
 
 def test_settings_defaults_come_from_the_dataclasses() -> None:
-    settings = PretrainSettings.from_settings({"pretrain": {}})
+    settings = PretrainSettings.from_config({"pretrain": {}})
     assert settings.conditioning == {name: CONDITIONINGS.get(name).settings() for name in CONDITIONINGS}
-    custom = PretrainSettings.from_settings({"pretrain": {"conditioning": {"film": {"layers": [1]}}}})
+    custom = PretrainSettings.from_config({"pretrain": {"conditioning": {"film": {"layers": [1]}}}})
     assert custom.conditioning["film"].layers == (1,) and custom.to_dict()["conditioning"]["film"] == {"layers": [1]}
     for bad, words in (({"gru": {}}, "unknown mechanisms"), ({"prepend": {"tokens": 0}}, "at least 1"),
                        ({"film": {"tokenz": 1}}, "pretrain.conditioning.film: unknown keys")):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mixrep.model.checkpoint import EncoderCheckpoint, load_checkpoint, save_checkpoint
 from mixrep.model.conditionings import CONDITIONINGS
-from mixrep.model.encoder import LEGACY_FAMILIES, EncoderConfig, MixEncoder
+from mixrep.model.encoder import LEGACY_FAMILIES, EncoderSettings, MixEncoder
 from mixrep.runs import FAMILIES
 
 DIMS = {"dynamics": 5, "spectral": 4, "stereo": 3, "masking": 2}
@@ -19,8 +19,8 @@ DIMS = {"dynamics": 5, "spectral": 4, "stereo": 3, "masking": 2}
 GOLDEN = Path(__file__).parent / "reference" / "encoder_checkpoints_v1.pt"
 
 
-def small(mode: str) -> EncoderConfig:
-    return EncoderConfig(n_mels=16, width=16, layers=2, heads=2, patch_frames=4, cond_hidden=8, conditioning=mode)
+def small(mode: str) -> EncoderSettings:
+    return EncoderSettings(n_mels=16, width=16, layers=2, heads=2, patch_frames=4, cond_hidden=8, conditioning=mode)
 
 
 def features(batch: int, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.frontend import MelSettings, MelFrontend
 
 
 def test_shape_follows_hop_and_bands() -> None:
@@ -27,8 +27,8 @@ def test_no_empty_mel_filter() -> None:
 
 def test_mid_side_of_a_centred_source_has_silent_side() -> None:
     mono = torch.randn(1, 4, 1, 8192).repeat(1, 1, 2, 1) * 0.1
-    ms = MelFrontend(MelConfig(stereo="midside"))(mono)
-    lr = MelFrontend(MelConfig(stereo="lr"))(mono)
+    ms = MelFrontend(MelSettings(stereo="midside"))(mono)
+    lr = MelFrontend(MelSettings(stereo="lr"))(mono)
     floor = math.log(1e-5)
     assert torch.allclose(ms[:, :, 1], torch.full_like(ms[:, :, 1], floor))
     assert (ms[:, :, 0] > floor + 1).float().mean() > 0.9

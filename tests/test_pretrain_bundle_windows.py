@@ -22,7 +22,7 @@ TINY = {"preset": "tiny", "presets": {"tiny": {"layers": 1, "width": 16, "heads"
 
 
 def _encoder(tmp_path, run: str):
-    settings = PretrainSettings.from_settings({"pretrain": TINY})
+    settings = PretrainSettings.from_config({"pretrain": TINY})
     columns = {family: [c for c in feature_columns() if c.startswith(f"{family}.")] for family in FAMILIES}
     rng = np.random.default_rng(1)
     stats = FeatureStats(columns, {k: rng.normal(size=len(v)) for k, v in columns.items()},

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixrep.model.frontend import MelConfig
+from mixrep.model.frontend import MelSettings
 from mixrep.pretrain.data import (epoch_batches, fit_feature_stats, gather_segments, item_features,
                                   prepare_items, sample_pair_starts, window_starts)
 from mixrep.pretrain.mels import build_mel_shard, centre_crop, concat_shards, load_mel_bank, load_mel_shard
@@ -21,13 +21,13 @@ def variants(n_tracks: int, n_variants: int, samples: int):
 
 
 def test_mel_store_round_trip_and_concat(tmp_path) -> None:
-    shard = build_mel_shard(variants(2, 3, 4096), MelConfig(), max_s=None)
+    shard = build_mel_shard(variants(2, 3, 4096), MelSettings(), max_s=None)
     assert shard.mels.dtype == np.float16 and shard.mels.shape[:3] == (4, 2, 128)
     assert list(shard.num_frames) == [1 + 4096 // 256] * 6
     loaded = load_mel_shard(shard.save(tmp_path / "shard-000.npz"))
     np.testing.assert_array_equal(loaded.mels, shard.mels)
     assert list(loaded.track_id) == ["t0"] * 3 + ["t1"] * 3 and list(loaded.variant_id) == [0, 1, 2] * 2
-    other = build_mel_shard(variants(1, 2, 2048), MelConfig(), max_s=None)
+    other = build_mel_shard(variants(1, 2, 2048), MelSettings(), max_s=None)
     other.save(tmp_path / "shard-001.npz")
     paths = [tmp_path / "shard-000.npz", tmp_path / "shard-001.npz"]
     for both in (concat_shards([loaded, other]), load_mel_bank(paths)):
@@ -40,7 +40,7 @@ def test_crop_keeps_the_middle() -> None:
     stems = np.arange(10, dtype=np.float32)[None, None].repeat(4, 0).repeat(2, 1)
     assert centre_crop(stems, 4)[0, 0].tolist() == [3, 4, 5, 6]
     assert centre_crop(stems, None).shape[-1] == 10
-    shard = build_mel_shard(variants(1, 1, 44100), MelConfig(), max_s=0.5)
+    shard = build_mel_shard(variants(1, 1, 44100), MelSettings(), max_s=0.5)
     assert shard.num_frames[0] == 1 + 22050 // 256
 
 
@@ -76,7 +76,7 @@ def test_epoch_batches_group_variants_and_are_deterministic() -> None:
 
 
 def test_gather_segments_reads_the_right_frames() -> None:
-    shard = build_mel_shard(variants(1, 2, 8192), MelConfig(), max_s=None)
+    shard = build_mel_shard(variants(1, 2, 8192), MelSettings(), max_s=None)
     segments = gather_segments(shard, np.array([1, 0]), np.array([5, 0]), 8).numpy()
     assert segments.shape == (2, 4, 2, 128, 8) and segments.dtype == np.float32
     np.testing.assert_array_equal(segments[0], shard.item(1)[..., 5:13].astype(np.float32))

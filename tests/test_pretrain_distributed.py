@@ -94,7 +94,7 @@ def embeddings(run: str, state: dict, stats, bank, items) -> torch.Tensor:
 
 
 def settings(overrides: dict) -> PretrainSettings:
-    return PretrainSettings.from_settings({"pretrain": {**TINY, **overrides}})
+    return PretrainSettings.from_config({"pretrain": {**TINY, **overrides}})
 
 
 class Killed(RuntimeError):

@@ -107,7 +107,7 @@ def test_streamed_input_stats_match_the_in_memory_ones(toy) -> None:
 
 def test_training_and_embedding_from_the_store_equal_in_memory(toy, tmp_path) -> None:
     corpus, paths = toy
-    settings = PretrainSettings.from_settings({"pretrain": TINY})
+    settings = PretrainSettings.from_config({"pretrain": TINY})
     cpu = torch.device("cpu")
     items, stats = prepare_items(corpus.bank, corpus.features, corpus.manifest, FAMILIES, 24)
     memory = train_encoder("film-all", 3, corpus.bank, items, stats, settings, tmp_path / "memory", cpu,

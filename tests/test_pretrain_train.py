@@ -26,7 +26,7 @@ def toy():
 
 
 def settings(**overrides) -> PretrainSettings:
-    return PretrainSettings.from_settings({"pretrain": {**TINY, **overrides}})
+    return PretrainSettings.from_config({"pretrain": {**TINY, **overrides}})
 
 
 def quiet(_: str) -> None:

@@ -44,7 +44,7 @@ def corpus(tmp_path_factory):
                      "num_samples": t.size})
         manifest.append({"track_id": track_id, "split": "train" if k < 4 else "val", "genre": "pop", "status": "ok"})
     pd.DataFrame(rows).to_parquet(root / "index.parquet", index=False)
-    settings = AnalyseSettings.from_settings(SETTINGS)
+    settings = AnalyseSettings.from_config(SETTINGS)
     out = {name: root / name for name in ("recipes.parquet", "rejected.csv", "f.parquet", "f.csv", "seg.parquet",
                                          "m.npz")}
     write_analysis(analyse_shard(root / "index.parquet", settings), settings.pretrain,
@@ -94,7 +94,7 @@ def test_a_training_batch_has_two_windows_of_each_item_with_their_own_features(c
 
     monkeypatch.setattr(train_module, "gather_segments", gather)
     monkeypatch.setattr(train_module, "to_device", to_device)
-    settings = PretrainSettings.from_settings({"pretrain": PRETRAIN})
+    settings = PretrainSettings.from_config({"pretrain": PRETRAIN})
     train_module.train_encoder("film-all", 0, bank, items, stats, settings, tmp_path, torch.device("cpu"),
                                log_print=lambda _: None)
     batches = [b for b in seen if "starts" in b]
@@ -115,7 +115,7 @@ def test_a_training_batch_has_two_windows_of_each_item_with_their_own_features(c
 
 def test_embedding_conditions_each_window_on_its_own_features(corpus):
     bank, items, stats, _ = corpus
-    settings = PretrainSettings.from_settings({"pretrain": PRETRAIN})
+    settings = PretrainSettings.from_config({"pretrain": PRETRAIN})
     model = build_model("film-all", settings, stats.dims, 0).eval()
     torch.manual_seed(0)
     with torch.no_grad():  # FiLM starts as the identity: give the conditioner weights so that features matter

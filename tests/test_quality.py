@@ -11,7 +11,7 @@ import pytest
 
 from mixrep.evaluation.quality import fold_plans, quality_control_units, quality_units
 from mixrep.evaluation.stats import metric_value
-from mixrep.ratings.synthetic import (MixState, PanelModel, apply_faults, ideal_state, perceived_ideal,
+from mixrep.ratings.synthetic import (MixState, PanelSettings, apply_faults, ideal_state, perceived_ideal,
                                       simulate_ratings, synthetic_table)
 from mixrep.ratings.table import assign_folds, with_folds
 from mixrep.stems import STEMS
@@ -142,7 +142,7 @@ def recipe(track: str, variant: int, effects: list[dict], severity: float) -> di
 
 
 def test_a_gain_fault_toward_the_ideal_scores_above_the_reference() -> None:
-    model = PanelModel()
+    model = PanelSettings()
     # vocals 6 dB too loud: (6 - 1.5) dB balance error on vocals, -1.5 on each other stem
     metadata = pd.DataFrame([metadata_row("t", "pop", {"vocals": 6.0})])
     recipes = pd.DataFrame([recipe("t", 0, [], 0.0),
@@ -170,7 +170,7 @@ def test_a_gain_fault_toward_the_ideal_scores_above_the_reference() -> None:
 
 
 def test_eq_and_tilt_faults_move_the_tone_as_documented() -> None:
-    model = PanelModel()
+    model = PanelSettings()
     state = MixState({"bass": 0.0}, {"bass": {"low": 0.0, "presence": 0.0, "high": 0.0}})
     after = apply_faults(state, [
         {"stem": "bass", "effect": "eq_low_shelf", "params": {"freq_hz": 200.0, "gain_db": 4.0}},
@@ -187,7 +187,7 @@ def test_eq_and_tilt_faults_move_the_tone_as_documented() -> None:
 
 
 def test_non_parametric_faults_keep_their_share_of_the_severity() -> None:
-    model = PanelModel(fault_weights={"reverb": 0.5})
+    model = PanelSettings(fault_weights={"reverb": 0.5})
     metadata = pd.DataFrame([metadata_row("t", "jazz")])  # an ideal reference: D = 0
     effects = [{"stem": "drums", "effect": "reverb", "params": {}},
                {"stem": "bass", "effect": "gain", "params": {"gain_db": 0.0}}]
@@ -204,8 +204,8 @@ def test_without_mix_metadata_the_panel_falls_back_to_severity() -> None:
                              "status": "ok", "reason": None})
     table = synthetic_table(manifest, recipes, {}, seed=0, metadata=None)
     assert (table["panel"] == "severity").all()
-    expected = PanelModel().expected_score(PanelModel().perceived_severity(
+    expected = PanelSettings().expected_score(PanelSettings().perceived_severity(
         np.array([0.0, 2.0, 4.0]), ["none", "gain", "gain"]))
     assert table.groupby("variant_id")["expected_score"].first().to_numpy() == pytest.approx(expected)
     with pytest.raises(ValueError, match="ideal needs"):
-        simulate_ratings(recipes, PanelModel(model="ideal"), seed=0, metadata=None)
+        simulate_ratings(recipes, PanelSettings(model="ideal"), seed=0, metadata=None)

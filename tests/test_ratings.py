@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from mixrep.ratings import PanelModel, load_ratings_csv, simulate_ratings, split_songs, synthetic_table
+from mixrep.ratings import PanelSettings, load_ratings_csv, simulate_ratings, split_songs, synthetic_table
 from mixrep.ratings.cli import main as ratings_main
 from mixrep.ratings.table import TABLE_COLUMNS
 
@@ -59,21 +59,21 @@ def test_synthetic_scores_fall_with_severity_on_average() -> None:
 
 
 def test_panel_model_map_and_fault_weights() -> None:
-    model = PanelModel(half_score_severity=0.5, fault_weights={"pan": 0.0, "reverb": 2.0})
+    model = PanelSettings(half_score_severity=0.5, fault_weights={"pan": 0.0, "reverb": 2.0})
     assert model.expected_score(np.array([0.0]))[0] == pytest.approx(100.0)
     assert model.expected_score(np.array([0.5]))[0] == pytest.approx(50.0)
     assert np.all(np.diff(model.expected_score(np.linspace(0, 5, 20))) < 0)
     perceived = model.perceived_severity(np.array([1.0, 1.0, 1.0, 1.0]), ["none", "pan", "reverb", "pan,reverb"])
     assert perceived.tolist() == [0.0, 0.0, 2.0, 1.0]
     with pytest.raises(ValueError, match="unknown ratings.panel keys"):
-        PanelModel.from_settings({"listenres": 3})
+        PanelSettings.from_config({"listenres": 3})
 
 
 def test_simulation_is_deterministic_and_seeded() -> None:
     _, recipes = make_corpus(n_tracks=6)
-    a = simulate_ratings(recipes, PanelModel(), seed=1)
-    assert a.equals(simulate_ratings(recipes, PanelModel(), seed=1))
-    assert not a["score"].equals(simulate_ratings(recipes, PanelModel(), seed=2)["score"])
+    a = simulate_ratings(recipes, PanelSettings(), seed=1)
+    assert a.equals(simulate_ratings(recipes, PanelSettings(), seed=1))
+    assert not a["score"].equals(simulate_ratings(recipes, PanelSettings(), seed=2)["score"])
 
 
 def test_split_songs_every_split_gets_a_song() -> None:

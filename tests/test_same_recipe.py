@@ -150,7 +150,7 @@ def test_same_recipe_training_pairs_the_recipe_across_tracks(toy_recipe_items, t
 
     monkeypatch.setattr(train_module, "gather_segments", gather)
     torch.set_num_threads(1)
-    settings = PretrainSettings.from_settings({"pretrain": TINY})
+    settings = PretrainSettings.from_config({"pretrain": TINY})
     result = train_module.train_encoder("film-all-recipe", 0, bank, items, stats, settings, tmp_path / "a",
                                         torch.device("cpu"), log_print=lambda _: None)
     train = items.of_split("train")
@@ -199,7 +199,7 @@ def test_cross_views_take_one_own_window_per_item_whatever_the_rank_split():
 
 def test_same_recipe_needs_recipe_ids(toy_recipe_items, tmp_path):
     bank, items, stats = toy_recipe_items
-    settings = PretrainSettings.from_settings({"pretrain": TINY})
+    settings = PretrainSettings.from_config({"pretrain": TINY})
     with pytest.raises(ValueError, match="need the items' recipe ids"):
         train_module.train_encoder("none-recipe", 0, bank, replace(items, recipe_id=None), stats, settings, tmp_path,
                                    torch.device("cpu"), log_print=lambda _: None)

@@ -8,7 +8,7 @@ import torch
 import torchaudio
 
 from mixrep.features.masking import mel_filterbank as masking_filterbank
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.frontend import MelSettings, MelFrontend
 from mixrep.signal.mel import hz_to_mel, mel_band_edges, mel_filterbank, mel_to_hz
 
 
@@ -31,7 +31,7 @@ def test_filterbank_equals_torchaudio_slaney(n_fft: int, rate: int, n_mels: int,
 
 
 def test_the_front_end_uses_the_same_filters() -> None:
-    frontend = MelFrontend(MelConfig())
+    frontend = MelFrontend(MelSettings())
     cfg = frontend.config
     fb = frontend.mel.mel_scale.fb.numpy().T
     # torchaudio's float32 filters: band edges near 20 kHz carry float32 rounding (1e-3 Hz)

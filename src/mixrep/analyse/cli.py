@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     configure_runtime(args)
     try:
-        settings = AnalyseSettings.from_settings(load_settings(args.settings))
+        settings = AnalyseSettings.from_config(load_settings(args.settings))
     except (ValueError, TypeError) as exc:
         print(f"mixrep analyse: bad settings: {exc}", file=sys.stderr)
         return 2

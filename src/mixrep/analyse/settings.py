@@ -25,7 +25,7 @@ class AnalyseSettings:
     excerpt_s: float | None = 12.0
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> AnalyseSettings:
+    def from_config(cls, settings: Mapping[str, Any]) -> AnalyseSettings:
         analysis = dict(settings.get("analysis") or {})
         unknown = sorted(set(analysis) - {"excerpt_s"})
         if unknown:
@@ -34,5 +34,5 @@ class AnalyseSettings:
         if excerpt is not None and excerpt <= 0:
             raise ValueError(f"analysis.excerpt_s must be positive or null, got {excerpt}")
         return cls(seed=int(settings.get("seed", 0)), degrade=DegradeSettings.from_config(settings.get("degrade")),
-                   features=FeatureSettings.from_mapping(settings.get("features")),
-                   pretrain=PretrainSettings.from_settings(settings), excerpt_s=excerpt)
+                   features=FeatureSettings.from_config(settings.get("features")),
+                   pretrain=PretrainSettings.from_config(settings), excerpt_s=excerpt)

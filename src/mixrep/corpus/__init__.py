@@ -7,9 +7,9 @@ user's own multitrack data (`generate`): ``<out>/tracks/<track_id>/{mixture,voca
 mixing-style set (``syn-x<k>-<style>``). See docs/corpus.md.
 """
 
-from mixrep.corpus.generate import (CorpusConfig, CrossedSpec, CrossedTrackSpec, Track, TrackSpec, crossed_specs,
+from mixrep.corpus.generate import (CorpusSettings, CrossedSpec, CrossedTrackSpec, Track, TrackSpec, crossed_specs,
                                    generate_corpus, generate_crossed, generate_track)
 from mixrep.corpus.genres import GENRES
 
-__all__ = ["GENRES", "CorpusConfig", "CrossedSpec", "CrossedTrackSpec", "Track", "TrackSpec", "crossed_specs",
+__all__ = ["GENRES", "CorpusSettings", "CrossedSpec", "CrossedTrackSpec", "Track", "TrackSpec", "crossed_specs",
            "generate_corpus", "generate_crossed", "generate_track"]

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mixrep.corpus.generate import CorpusConfig, CorpusError, generate_corpus
+from mixrep.corpus.generate import CorpusSettings, CorpusError, generate_corpus
 from mixrep.corpus.render import RenderError
 from mixrep.errors import InputError
 from mixrep.settings import add_settings_argument, load_settings
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.settings)
     writable_folder(args.out)
     try:
-        config = CorpusConfig.from_settings(settings.get("synthetic", {}))
+        config = CorpusSettings.from_config(settings.get("synthetic", {}))
         report = generate_corpus(args.out, config, seed=int(settings.get("seed", 0)), jobs=max(1, args.jobs))
     except (ValueError, RenderError, CorpusError) as exc:
         print(f"mixrep corpus: {exc}", file=sys.stderr)

@@ -46,7 +46,7 @@ class CorpusError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class CorpusConfig:
+class CorpusSettings:
     """The `synthetic` config section (workflow/schemas/sections/synthetic.schema.yaml)."""
 
     genres: tuple[str, ...] = tuple(GENRES)
@@ -60,7 +60,7 @@ class CorpusConfig:
     crossed_genres: tuple[str, ...] = ("rock", "jazz", "electronic")
 
     @classmethod
-    def from_settings(cls, section: dict[str, Any]) -> "CorpusConfig":
+    def from_config(cls, section: dict[str, Any]) -> "CorpusSettings":
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(section) - known
         if unknown:
@@ -169,23 +169,23 @@ class Track:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def track_specs(config: CorpusConfig, seed: int) -> list[TrackSpec]:
+def track_specs(config: CorpusSettings, seed: int) -> list[TrackSpec]:
     return [TrackSpec(genre, i, seed) for genre in config.genres for i in range(config.tracks_per_genre)]
 
 
-def crossed_specs(config: CorpusConfig, seed: int) -> list[CrossedSpec]:
+def crossed_specs(config: CorpusSettings, seed: int) -> list[CrossedSpec]:
     """The held-out arrangements: number k has content genre crossed_genres[k % len], mixed under every genre."""
     return [CrossedSpec(config.crossed_genres[k % len(config.crossed_genres)], k, seed, tuple(config.genres))
             for k in range(config.crossed_arrangements)]
 
 
-def _render_dry(arrangement: Arrangement, config: CorpusConfig, soundfont: Path, num_samples: int,
+def _render_dry(arrangement: Arrangement, config: CorpusSettings, soundfont: Path, num_samples: int,
                 sample_rate: int) -> list[np.ndarray]:
     return [render_stem(arrangement.stems[stem], soundfont, num_samples, arrangement.tempo_bpm, config.renderer,
                         sample_rate) for stem in STEMS]
 
 
-def _mix_and_master(dry: list[np.ndarray], style: MixStyle, config: CorpusConfig,
+def _mix_and_master(dry: list[np.ndarray], style: MixStyle, config: CorpusSettings,
                     sample_rate: int) -> MasterResult:
     processed = [process_stem(audio, style.stems[stem], style.room_size, style.tilt_db, sample_rate)
                  for stem, audio in zip(STEMS, dry)]
@@ -210,7 +210,7 @@ def _record(track_id: str, genre: str, index: int, seed: int, arrangement: Arran
     }
 
 
-def generate_track(spec: TrackSpec, config: CorpusConfig, sample_rate: int = SAMPLE_RATE) -> Track:
+def generate_track(spec: TrackSpec, config: CorpusSettings, sample_rate: int = SAMPLE_RATE) -> Track:
     """Arrange, render every stem dry, mix it in the genre's style and master it."""
     genre = get_genre(spec.genre)
     arrangement_rng, mix_rng = spec.rngs()
@@ -225,7 +225,7 @@ def generate_track(spec: TrackSpec, config: CorpusConfig, sample_rate: int = SAM
     return Track(spec, result.stems, result.mixture, record)
 
 
-def generate_crossed(spec: CrossedSpec, config: CorpusConfig, sample_rate: int = SAMPLE_RATE) -> Iterator[Track]:
+def generate_crossed(spec: CrossedSpec, config: CorpusSettings, sample_rate: int = SAMPLE_RATE) -> Iterator[Track]:
     """One held-out arrangement, rendered dry once, mixed and mastered under each style's prior in turn.
 
     Its metadata `genre` is the style (the manifest's genre of a crossed track), `content_genre` the genre
@@ -262,7 +262,7 @@ def write_track(track: Track, tracks_dir: Path, sample_rate: int = SAMPLE_RATE) 
 @dataclass(frozen=True)
 class _Job:
     spec: TrackSpec | CrossedSpec
-    config: CorpusConfig
+    config: CorpusSettings
     tracks_dir: Path
 
 
@@ -333,7 +333,7 @@ class CorpusReport:
         return self.audio_s / self.wall_s if self.wall_s > 0 else float("inf")
 
 
-def generate_corpus(out_dir: str | Path, config: CorpusConfig, seed: int, jobs: int = 1) -> CorpusReport:
+def generate_corpus(out_dir: str | Path, config: CorpusSettings, seed: int, jobs: int = 1) -> CorpusReport:
     """Generate every track into <out_dir>/tracks/ and write <out_dir>/metadata.parquet last."""
     find_soundfont(config.soundfont)  # fail once, clearly, before starting any worker
     out_dir = Path(out_dir)

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = DatasetSettings.from_settings(load_settings(args.settings))
+        settings = DatasetSettings.from_config(load_settings(args.settings))
         candidates = list_candidates(settings, args.corpus_metadata or None)
         table, shards = build_manifest(candidates, settings, jobs=max(1, args.jobs))
     except (DatasetError, ValueError) as exc:

@@ -60,7 +60,7 @@ class DatasetSettings:
     shard_size: int = 16
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "DatasetSettings":
+    def from_config(cls, settings: Mapping[str, Any]) -> "DatasetSettings":
         """From `--settings` (``{"seed", "shard_size", "dataset": {...}}``); unknown keys are errors."""
         section = dict(settings.get("dataset") or {})
         names = {f.name for f in fields(cls)} - {"seed", "shard_size"}

@@ -54,7 +54,7 @@ def regress_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
     section = settings.get("regress", {})
-    options = RegressSettings.from_settings(section)
+    options = RegressSettings.from_config(section)
     try:
         spec = parse_run(args.run)
         none_run = spec.none_twin
@@ -99,7 +99,7 @@ def tsne_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
     section = settings.get("tsne", {})
-    options = replace(TsneSettings.from_settings(section), threads=max(1, args.threads))
+    options = replace(TsneSettings.from_config(section), threads=max(1, args.threads))
     try:
         parse_run(args.run)
         embeddings = read_seeded(args.embeddings)
@@ -154,8 +154,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
-    options = EvaluateSettings.from_settings(settings.get("evaluate", {}))
-    regress = RegressSettings.from_settings(settings.get("regress", {}))
+    options = EvaluateSettings.from_config(settings.get("evaluate", {}))
+    regress = RegressSettings.from_config(settings.get("regress", {}))
     if args.source not in QUALITY_CONTROLS and (not args.embeddings or len(args.views) != len(args.embeddings)):
         raise InputError("--embeddings", f"{args.source}: one embeddings file and one views file per seed needed")
     embeddings = {seed_of(p): read_embeddings(p) for p in args.embeddings}
@@ -257,7 +257,7 @@ def ablation_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", required=True)
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    options = EvaluateSettings.from_settings(load_settings(args.settings).get("evaluate", {}))
+    options = EvaluateSettings.from_config(load_settings(args.settings).get("evaluate", {}))
     units = pd.concat([read_table(p, "units") for p in args.units], ignore_index=True)
     simulated = False
     if args.ratings:

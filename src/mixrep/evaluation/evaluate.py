@@ -39,7 +39,7 @@ class EvaluateSettings:
     alpha: float = 0.05
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, Any]) -> EvaluateSettings:
+    def from_config(cls, section: Mapping[str, Any]) -> EvaluateSettings:
         unknown = set(section) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown evaluate keys {sorted(unknown)}")

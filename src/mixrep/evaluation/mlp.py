@@ -51,7 +51,7 @@ class TrainSettings:
     patience: int = 20
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, Any]) -> TrainSettings:
+    def from_config(cls, section: Mapping[str, Any]) -> TrainSettings:
         return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
 
 

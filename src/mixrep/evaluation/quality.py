@@ -66,8 +66,8 @@ def _train_settings(settings: Any) -> TrainSettings:
     if settings is None:
         return TrainSettings()
     if isinstance(settings, Mapping):
-        return TrainSettings.from_settings(settings)
-    return TrainSettings.from_settings(vars(settings))
+        return TrainSettings.from_config(settings)
+    return TrainSettings.from_config(vars(settings))
 
 
 def _rated(ratings: pd.DataFrame) -> pd.DataFrame:

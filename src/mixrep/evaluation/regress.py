@@ -32,8 +32,8 @@ class RegressSettings:
     ci_level: float = 0.95
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, Any]) -> RegressSettings:
-        return cls(train=TrainSettings.from_settings(section),
+    def from_config(cls, section: Mapping[str, Any]) -> RegressSettings:
+        return cls(train=TrainSettings.from_config(section),
                    ridge_alphas=tuple(float(a) for a in section.get("ridge_alphas", cls.ridge_alphas)),
                    n_boot=int(section.get("n_boot", cls.n_boot)),
                    ci_level=float(section.get("ci_level", cls.ci_level)))

@@ -38,7 +38,7 @@ class TsneSettings:
     threads: int = 1  # from the rule's threads (--threads), not from config
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, Any]) -> TsneSettings:
+    def from_config(cls, section: Mapping[str, Any]) -> TsneSettings:
         values = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
         if "splits" in values:
             values["splits"] = tuple(values["splits"])

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        settings = FeatureSettings.from_mapping(load_settings(args.settings))
+        settings = FeatureSettings.from_config(load_settings(args.settings))
     except (ValueError, TypeError) as exc:
         print(f"mixrep features: bad settings: {exc}", file=sys.stderr)
         return 2

@@ -42,7 +42,7 @@ def extract_features(stems: np.ndarray, sample_rate: float,
     Returns:
         column name -> value (a float32-representable float), in table order, never NaN or infinite.
     """
-    cfg = FeatureSettings.from_mapping(settings)
+    cfg = FeatureSettings.from_config(settings)
     analysis = Analysis(_check_stems(stems), sample_rate, cfg)
     values: dict[str, float] = {}
     for name in FAMILIES:
@@ -75,7 +75,7 @@ def extract_segments(stems: np.ndarray, sample_rate: float,
                      settings: FeatureSettings | Mapping[str, Any] | None = None) -> list[dict[str, float]]:
     """Rows for consecutive segments of `segment_s` seconds (the tail shorter than a segment is dropped);
     one row for the whole signal when segment_s is None or the signal is shorter than one segment."""
-    cfg = FeatureSettings.from_mapping(settings)
+    cfg = FeatureSettings.from_config(settings)
     stems = _check_stems(stems)
     n = stems.shape[-1]
     length = n if cfg.segment_s is None else int(round(cfg.segment_s * sample_rate))

@@ -77,7 +77,7 @@ class FeatureSettings:
         return dict(self.family_settings).get(name) or cls()
 
     @classmethod
-    def from_mapping(cls, settings: "FeatureSettings | Mapping[str, Any] | None") -> "FeatureSettings":
+    def from_config(cls, settings: "FeatureSettings | Mapping[str, Any] | None") -> "FeatureSettings":
         """Build from the `features` config section, or from a whole `--settings` payload holding one.
 
         Unknown keys are an error (the schema forbids them too), so a typo never passes silently.

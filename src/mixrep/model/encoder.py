@@ -26,7 +26,7 @@ from mixrep.model.conditionings import CONDITIONINGS, NONE, build_mechanism_sett
 from mixrep.stems import STEMS
 
 # Checkpoints written before the conditioning registry (model_kwargs without `families`): the family list of
-# that code, the mechanism keys of its EncoderConfig and the old parameter names. Frozen history: a new
+# that code, the mechanism keys of its EncoderSettings and the old parameter names. Frozen history: a new
 # mechanism or family never adds to these.
 LEGACY_FAMILIES: tuple[str, ...] = ("dynamics", "spectral", "stereo", "masking")
 LEGACY_CONFIG_KEYS: dict[str, tuple[str, str]] = {"film_layers": ("film", "layers"),
@@ -38,7 +38,7 @@ LEGACY_BLOCK_PARAMETERS: tuple[tuple[str, str], ...] = ((".norm_x.", ".layer.nor
 
 
 @dataclass
-class EncoderConfig:
+class EncoderSettings:
     """Args:
         n_mels: Mel bands per channel.
         channels: spectrogram channels per stem (mid/side = 2).
@@ -72,7 +72,7 @@ class EncoderConfig:
             raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EncoderConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> EncoderSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -94,7 +94,7 @@ class Block(nn.Module):
     """Pre-LN Transformer block; a mechanism may add a residual sub-layer `layer(x, state)` after self-attention.
 
     Args:
-        width, heads, ff_mult, dropout: as in EncoderConfig.
+        width, heads, ff_mult, dropout: as in EncoderSettings.
         make_layer: builds the mechanism's sub-layer (or returns None), called after self-attention is built
             (the creation order decides the initial weights).
     """
@@ -122,7 +122,7 @@ class MixEncoder(nn.Module):
     """log-Mel stems (B, 4, 2, M, T) + family features -> z (B, 4·d).
 
     Args:
-        config: EncoderConfig or its dict.
+        config: EncoderSettings or its dict.
         family_dims: enabled family -> feature count (empty: unconditioned, whatever `conditioning` says).
         families: every family the encoder knows, in the code's order (default: those of family_dims). It
             is saved in the checkpoint: what a mechanism sizes by it (xattn's family table) stays as trained.
@@ -130,10 +130,10 @@ class MixEncoder(nn.Module):
             defaults).
     """
 
-    def __init__(self, config: EncoderConfig | Mapping[str, Any], family_dims: Mapping[str, int] | None = None,
+    def __init__(self, config: EncoderSettings | Mapping[str, Any], family_dims: Mapping[str, int] | None = None,
                  families: Sequence[str] | None = None, settings: Any = None) -> None:
         super().__init__()
-        self.config = config if isinstance(config, EncoderConfig) else EncoderConfig.from_dict(config)
+        self.config = config if isinstance(config, EncoderSettings) else EncoderSettings.from_dict(config)
         cfg = self.config
         self.family_dims: dict[str, int] = dict(family_dims or {})
         self.families: tuple[str, ...] = tuple(families) if families is not None else tuple(self.family_dims)

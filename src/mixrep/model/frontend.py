@@ -17,7 +17,7 @@ from mixrep.stems import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
-class MelConfig:
+class MelSettings:
     """Args:
         sample_rate: audio rate in Hz (the pipeline's 44.1 kHz).
         n_fft: STFT size (1024).
@@ -41,9 +41,9 @@ class MelConfig:
 class MelFrontend(nn.Module):
     """Stems `(B, 4, 2, N)` -> log-Mel `(B, 4, 2, n_mels, T)`, T = 1 + N // hop_length."""
 
-    def __init__(self, config: MelConfig | None = None) -> None:
+    def __init__(self, config: MelSettings | None = None) -> None:
         super().__init__()
-        self.config = config or MelConfig()
+        self.config = config or MelSettings()
         if self.config.stereo not in ("midside", "lr"):
             raise ValueError(f"stereo must be 'midside' or 'lr', got {self.config.stereo!r}")
         self.mel = mel_spectrogram(self.config.sample_rate, self.config.n_fft, self.config.hop_length,

@@ -22,7 +22,7 @@ import torch
 
 from mixrep.model.checkpoint import EncoderCheckpoint, load_checkpoint
 from mixrep.model.encoder import MixEncoder
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.frontend import MelSettings, MelFrontend
 from mixrep.devices import resolve_device
 from mixrep.pretrain.data import FeatureStats, window_starts
 from mixrep.pretrain.embed import autocast
@@ -160,5 +160,5 @@ def load_encoder(path: str | Path, device: str = "auto") -> EncoderBundle:
     """Load `encoder.pt` (results/pretrain/{run}/seed{seed}/) as an EncoderBundle."""
     target = resolve_device(device)
     model, meta = load_checkpoint(path, target)
-    frontend = MelFrontend(MelConfig(**meta.mel)).to(target)
+    frontend = MelFrontend(MelSettings(**meta.mel)).to(target)
     return EncoderBundle(model=model, meta=meta, frontend=frontend, device=target)

@@ -50,7 +50,7 @@ def mels_main(argv: list[str] | None = None) -> int:
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     configure_runtime(args)
-    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    settings = PretrainSettings.from_config(load_settings(args.settings))
     for path in (args.stems_index, args.recipes):
         if not Path(path).exists():
             raise SystemExit(f"mels: {path}: no such file")
@@ -128,7 +128,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     run_option(args.run)  # before any input is read: a typo fails at once
-    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    settings = PretrainSettings.from_config(load_settings(args.settings))
     launched = torchrun_ranks()
     world = launched[2] if launched else args.nproc
     try:
@@ -155,7 +155,7 @@ def _pretrain(ranks: Ranks, local_rank: int, init_method: str, args: argparse.Na
 
     spec = run_option(args.run)
     torch.set_num_threads(max(1, args.threads // ranks.world))
-    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    settings = PretrainSettings.from_config(load_settings(args.settings))
     device = resolve_device(args.device)
     if ranks.active:
         device = distributed.rank_device(device, local_rank)
@@ -271,7 +271,7 @@ def embed_main(argv: list[str] | None = None) -> int:
     add_settings_argument(parser)
     args = parser.parse_args(argv)
     device = configure_runtime(args)
-    settings = PretrainSettings.from_settings(load_settings(args.settings))
+    settings = PretrainSettings.from_config(load_settings(args.settings))
     start = time.perf_counter()
     if args.checkpoint:
         try:

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from mixrep.model.conditionings import build_all_settings, settings_dict
-from mixrep.model.encoder import EncoderConfig, MixEncoder
-from mixrep.model.frontend import MelConfig
+from mixrep.model.encoder import EncoderSettings, MixEncoder
+from mixrep.model.frontend import MelSettings
 from mixrep.runs import FAMILIES, parse_run
 
 
@@ -51,7 +51,7 @@ class PretrainSettings:
     eval_batch_size: int = 64
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> PretrainSettings:
+    def from_config(cls, settings: Mapping[str, Any]) -> PretrainSettings:
         """From the `--settings` payload (its `pretrain` section); unknown keys are an error."""
         section = dict(settings.get("pretrain", {}) or {})
         known = {f.name for f in fields(cls)}
@@ -68,12 +68,12 @@ class PretrainSettings:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "conditioning": {k: settings_dict(v) for k, v in self.conditioning.items()}}
 
-    def mel_config(self) -> MelConfig:
-        return MelConfig(stereo=self.stereo)
+    def mel_config(self) -> MelSettings:
+        return MelSettings(stereo=self.stereo)
 
-    def encoder_config(self, conditioning: str) -> EncoderConfig:
+    def encoder_config(self, conditioning: str) -> EncoderSettings:
         sizes = dict(self.presets[self.preset])
-        return EncoderConfig.from_dict({**sizes, "n_mels": self.mel_config().n_mels, "conditioning": conditioning,
+        return EncoderSettings.from_dict({**sizes, "n_mels": self.mel_config().n_mels, "conditioning": conditioning,
                                         "cond_hidden": self.cond_hidden})
 
 

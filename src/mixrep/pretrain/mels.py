@@ -16,7 +16,7 @@ npz keys:
     offsets     int64 (K + 1,)   item k occupies frames offsets[k]:offsets[k+1]
     track_id    str (K,)         track ids (manifest)
     variant_id  int64 (K,)       0 = the unprocessed reference remix
-    mel_config  str              JSON of MelConfig (rate, n_fft, hop, bands, stereo, floor)
+    mel_config  str              JSON of MelSettings (rate, n_fft, hop, bands, stereo, floor)
     crop        str              JSON {"max_s": ..., "placement": "centre"}
     layout      str              "time-major-v2" (stores before it held `mels` (4, 2, n_mels, T); those are
                                  still read by `load_mel_shard`, in memory, but not streamed)
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixrep.model.frontend import MelConfig, MelFrontend
+from mixrep.model.frontend import MelSettings, MelFrontend
 
 LAYOUT = "time-major-v2"
 HEADER_KEYS = ("offsets", "track_id", "variant_id", "mel_config", "crop")
@@ -60,7 +60,7 @@ class MelShard:
     offsets: np.ndarray
     track_id: np.ndarray
     variant_id: np.ndarray
-    mel_config: MelConfig
+    mel_config: MelSettings
     max_s: float | None
 
     def __len__(self) -> int:
@@ -167,7 +167,7 @@ class MelStore:
         configs = sorted({h.mel_config for h in headers})
         if len(configs) > 1:
             raise ValueError(f"mel shards were made with different frontends: {configs}")
-        self.mel_config = MelConfig(**json.loads(configs[0]))
+        self.mel_config = MelSettings(**json.loads(configs[0]))
         self.max_s = headers[0].max_s
         self.frame_shape = headers[0].frame_shape[1:]
         self.frame_bytes = int(np.prod(self.frame_shape)) * 2
@@ -253,7 +253,7 @@ def load_mel_shard(path: str | Path) -> MelShard:
     with np.load(path, allow_pickle=False) as data:
         mels = np.moveaxis(data["frames"], 0, -1) if header.data_offset is not None else data["mels"]
     return MelShard(mels=np.ascontiguousarray(mels), offsets=header.offsets, track_id=header.track_id,
-                    variant_id=header.variant_id, mel_config=MelConfig(**json.loads(header.mel_config)),
+                    variant_id=header.variant_id, mel_config=MelSettings(**json.loads(header.mel_config)),
                     max_s=header.max_s)
 
 
@@ -325,7 +325,7 @@ def iter_item_mels(variants: Iterable[tuple[str, int, np.ndarray]], frontend: Me
         yield track_id, int(variant_id), mel.astype(np.float16)
 
 
-def build_mel_shard(variants: Iterable[tuple[str, int, np.ndarray]], mel_config: MelConfig,
+def build_mel_shard(variants: Iterable[tuple[str, int, np.ndarray]], mel_config: MelSettings,
                     max_s: float | None) -> MelShard:
     """Log-Mels of every item yielded by `variants` (in the order given)."""
     frontend = MelFrontend(mel_config)
@@ -333,7 +333,7 @@ def build_mel_shard(variants: Iterable[tuple[str, int, np.ndarray]], mel_config:
     return mel_shard_from_items(items, mel_config, max_s)
 
 
-def mel_shard_from_items(items: list[tuple[str, int, np.ndarray]], mel_config: MelConfig,
+def mel_shard_from_items(items: list[tuple[str, int, np.ndarray]], mel_config: MelSettings,
                          max_s: float | None) -> MelShard:
     """A MelShard of (track_id, variant_id, float16 log-Mel (4,2,M,T)) items, in the order given."""
     tracks = [track for track, _, _ in items]

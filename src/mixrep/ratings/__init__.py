@@ -5,8 +5,8 @@ n_raters, split, simulated`) and `results/ratings/rejected.csv`; see docs/evalua
 """
 
 from mixrep.ratings.csv import LoadedRatings, Rejection, load_ratings_csv
-from mixrep.ratings.synthetic import PanelModel, simulate_ratings, synthetic_table
+from mixrep.ratings.synthetic import PanelSettings, simulate_ratings, synthetic_table
 from mixrep.ratings.table import TABLE_COLUMNS, finish_table, split_songs
 
-__all__ = ["TABLE_COLUMNS", "LoadedRatings", "PanelModel", "Rejection", "finish_table", "load_ratings_csv",
+__all__ = ["TABLE_COLUMNS", "LoadedRatings", "PanelSettings", "Rejection", "finish_table", "load_ratings_csv",
            "simulate_ratings", "split_songs", "synthetic_table"]

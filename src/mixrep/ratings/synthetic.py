@@ -48,7 +48,7 @@ NOT_FAULTS: tuple[str, ...] = ("headroom", "none")
 
 
 @dataclass(frozen=True)
-class PanelModel:
+class PanelSettings:
     """Parameters of the virtual listener panel (config `ratings.panel`)."""
 
     listeners: int = 8
@@ -63,7 +63,7 @@ class PanelModel:
     tone_tolerance_db: float = 3.0
 
     @classmethod
-    def from_settings(cls, panel: Mapping) -> PanelModel:
+    def from_config(cls, panel: Mapping) -> PanelSettings:
         known = set(cls.__dataclass_fields__)
         unknown = set(panel) - known
         if unknown:
@@ -105,7 +105,7 @@ class MixState:
     gain: dict[str, float]
     tone: dict[str, dict[str, float]]
 
-    def vector(self, model: PanelModel) -> np.ndarray:
+    def vector(self, model: PanelSettings) -> np.ndarray:
         """Balance (gain minus the stems' mean: level-free) and tone, each divided by its tolerance."""
         stems = sorted(self.gain)
         gains = np.array([self.gain[s] for s in stems])
@@ -146,7 +146,7 @@ def _nearest_band(freq_hz: float) -> str:
     return min(TONE_BANDS_HZ, key=lambda b: abs(np.log2(freq_hz / TONE_BANDS_HZ[b])))
 
 
-def apply_faults(state: MixState, effects: Sequence[Mapping], model: PanelModel) -> MixState:
+def apply_faults(state: MixState, effects: Sequence[Mapping], model: PanelSettings) -> MixState:
     """The state after the recipe's parametric faults (gain, EQ, tilt), each scaled by its fault weight.
 
     gain adds to the stem's gain; a shelf adds its gain to the low / high band; a peak adds gain × min(1,
@@ -180,7 +180,7 @@ def apply_faults(state: MixState, effects: Sequence[Mapping], model: PanelModel)
     return MixState(gain, tone)
 
 
-def residual_severity(severity: float, effects: Sequence[Mapping], model: PanelModel) -> float:
+def residual_severity(severity: float, effects: Sequence[Mapping], model: PanelSettings) -> float:
     """The share of the recipe severity owed to faults the state does not model (dynamics, filters, space).
 
     The recipes table has one severity per variant, so it is split evenly over the variant's faults.
@@ -201,7 +201,7 @@ def has_mix_parameters(metadata: pd.DataFrame | None) -> bool:
     return needed <= set(metadata.columns)
 
 
-def perceived_ideal(recipes: pd.DataFrame, metadata: pd.DataFrame, model: PanelModel) -> np.ndarray:
+def perceived_ideal(recipes: pd.DataFrame, metadata: pd.DataFrame, model: PanelSettings) -> np.ndarray:
     """perceived(m) = sqrt(D(m)² + R(m)²) of every recipe row (see the module docstring)."""
     meta = metadata.assign(track_id=metadata["track_id"].astype(str)).set_index("track_id")
     out = np.zeros(len(recipes))
@@ -222,7 +222,7 @@ def perceived_ideal(recipes: pd.DataFrame, metadata: pd.DataFrame, model: PanelM
     return out
 
 
-def panel_kind(model: PanelModel, metadata: pd.DataFrame | None) -> str:
+def panel_kind(model: PanelSettings, metadata: pd.DataFrame | None) -> str:
     """The model actually used: "ideal" where the metadata allows it (auto), else "severity"."""
     if model.model == "severity" or (model.model == "auto" and not has_mix_parameters(metadata)):
         return "severity"
@@ -240,7 +240,7 @@ def select_songs(manifest: pd.DataFrame, song_splits: Sequence[str]) -> pd.DataF
     return usable
 
 
-def simulate_ratings(recipes: pd.DataFrame, model: PanelModel, seed: int,
+def simulate_ratings(recipes: pd.DataFrame, model: PanelSettings, seed: int,
                      metadata: pd.DataFrame | None = None) -> pd.DataFrame:
     """Individual ratings (one row per listener × mix) of every recipe row, plus its noiseless `expected_score`.
 
@@ -292,7 +292,7 @@ def synthetic_table(manifest: pd.DataFrame, recipes: pd.DataFrame, settings: Map
     rated = recipes[recipes["track_id"].astype(str).isin(set(songs["track_id"].astype(str)))]
     if rated.empty:
         raise ValueError("no recipe belongs to a track of the rated splits: are the recipes of this manifest?")
-    model = PanelModel.from_settings(settings.get("panel", {}))
+    model = PanelSettings.from_config(settings.get("panel", {}))
     individual = simulate_ratings(rated, model, seed=seed, metadata=metadata)
     genres = _genres(songs, metadata)
     table = finish_table(individual, scale=settings.get("scale", "absolute"),
