@@ -53,3 +53,16 @@ def test_bad_settings_json_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == EXIT_BAD_INPUT and len(err) == 1, err
     assert err[0].startswith("mixrep separate: --settings: not valid JSON"), err
+
+
+def test_every_command_logs_in_the_one_format_and_no_stage_configures_logging_itself():
+    """One CLI convention: the dispatcher sets up logging; a stage's cli.py never calls basicConfig."""
+    import re
+    from pathlib import Path
+
+    package = Path(cli.__file__).parent
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "cli.py" or p.parent != package
+                 if re.search(r"logging\.basicConfig\(", p.read_text())]
+    assert offenders == []
+    assert "%(levelname)s %(name)s" in cli.LOG_FORMAT

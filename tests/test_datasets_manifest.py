@@ -171,4 +171,4 @@ def test_cli_end_to_end(tmp_path: Path, tool_env: dict[str, str]) -> None:
     assert (out / "summary.txt").read_text() == done.stdout
     bad = subprocess.run(command[:-1] + [json.dumps({"dataset": {"source": "folder", "root": str(tmp_path / "x")}})],
                          env=tool_env, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "is not a directory" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "is not a directory" in bad.stderr and "Traceback" not in bad.stderr

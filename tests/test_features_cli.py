@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixrep.audio import write_stems
+from mixrep.errors import EXIT_BAD_INPUT
 from mixrep.features import extract_features, feature_columns
 from mixrep.features.cli import main, merge_main
 from mixrep.stems import SAMPLE_RATE
@@ -89,17 +90,17 @@ def test_merge_sorts_shards_and_refuses_duplicates(tmp_path: Path, capsys: pytes
     assert merge_main(["--inputs", *map(str, outs), "--out", str(merged)]) == 0
     table = pq.read_table(merged).to_pandas()
     assert table["track_id"].tolist() == ["syn-a-0", "syn-a-0", "syn-b-0", "syn-b-0"]
-    assert merge_main(["--inputs", str(outs[0]), str(outs[0]), "--out", str(tmp_path / "dup.parquet")]) == 1
+    assert merge_main(["--inputs", str(outs[0]), str(outs[0]), "--out", str(tmp_path / "dup.parquet")]) == EXIT_BAD_INPUT
     assert "duplicate" in capsys.readouterr().err
 
 
 def test_missing_inputs_and_bad_settings_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["--stems", str(tmp_path / "nope.parquet"), "--recipes", str(tmp_path / "r.parquet"),
                  "--out", str(tmp_path / "o.parquet")])
-    assert code == 1 and "nope.parquet: no such file" in capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT and "nope.parquet: no such file" in capsys.readouterr().err
     code = main(["--stems", "a", "--recipes", "b", "--out", "c", "--settings", '{"features": {"nfft": 1}}'])
-    assert code == 2 and "unknown features settings" in capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT and "unknown features settings" in capsys.readouterr().err
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    assert merge_main(["--inputs", str(bad), "--out", str(tmp_path / "m.parquet")]) == 1
+    assert merge_main(["--inputs", str(bad), "--out", str(tmp_path / "m.parquet")]) == EXIT_BAD_INPUT
     assert "bad.parquet" in capsys.readouterr().err

@@ -7,10 +7,14 @@ command asked for is imported, so `mixrep manifest` does not pay for importing t
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import traceback
 
-from mixrep.errors import one_line
+from mixrep.errors import EXIT_BAD_INPUT, one_line
+
+#: every command logs in this one format, to stderr (Snakemake's `log:` files)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # command -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -69,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"mixrep: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     module_name, function_name, _ = COMMANDS[name]
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         return int(function(rest) or 0)

@@ -4,6 +4,10 @@ A stage that meets bad input raises `InputError(file, problem)`; `mixrep.cli.mai
 exception that escapes a subcommand) into one line `mixrep <cmd>: <file>: <problem>` on stderr and a non-zero
 exit, so a user never reads a traceback from deep inside a library. `--debug` (before or after the command
 name) shows the traceback as well.
+
+Exit codes, the same for every command: 0 done; 1 done, but the answer is "no" (no usable track in the
+manifest, a stale README block under `--check`); 2 bad input (a file, an option, a setting: the one line says
+which); 3 an internal error (a bug: rerun with --debug).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+EXIT_NO_RESULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 

@@ -7,7 +7,6 @@ rendered once, and the log says how many renders were made (= variants).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from mixrep.analyse.outputs import write_analysis
 from mixrep.analyse.settings import AnalyseSettings
 from mixrep.analyse.shard import analyse_shard
 from mixrep.devices import add_runtime_arguments, configure_runtime
+from mixrep.errors import EXIT_BAD_INPUT
 from mixrep.settings import add_settings_argument, load_settings
 
 
@@ -32,22 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     add_runtime_arguments(parser, device=None)  # rendering and Mels run on the CPU
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     configure_runtime(args)
     try:
         settings = AnalyseSettings.from_config(load_settings(args.settings))
     except (ValueError, TypeError) as exc:
         print(f"mixrep analyse: bad settings: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if not Path(args.stems).exists():
         print(f"mixrep analyse: {args.stems}: no such file", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     started = time.perf_counter()
     try:
         analysis = analyse_shard(args.stems, settings, root=args.root)
     except (ValueError, FileNotFoundError) as exc:
         print(f"mixrep analyse: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     write_analysis(analysis, settings.pretrain, recipes=args.recipes, rejected=args.rejected,
                    features=args.features, features_rejected=args.features_rejected, segments=args.segments,
                    mels=args.mels)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
 from mixrep.corpus.generate import CorpusSettings, CorpusError, generate_corpus
 from mixrep.corpus.render import RenderError
-from mixrep.errors import InputError
+from mixrep.errors import EXIT_BAD_INPUT, InputError
 from mixrep.settings import add_settings_argument, load_settings
 
 
@@ -40,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (the rule passes its threads)")
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     settings = load_settings(args.settings)
     writable_folder(args.out)
     try:
@@ -48,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         report = generate_corpus(args.out, config, seed=int(settings.get("seed", 0)), jobs=max(1, args.jobs))
     except (ValueError, RenderError, CorpusError) as exc:
         print(f"mixrep corpus: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     meta = report.metadata
     crossed = (f" + {config.crossed_arrangements} crossed arrangements x {len(config.genres)} mixing priors"
                if config.crossed_arrangements else "")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mixrep.datasets.manifest import DatasetSettings, build_manifest, list_candidates, summarize, write_manifest
 from mixrep.datasets.records import DatasetError
+from mixrep.errors import EXIT_BAD_INPUT, EXIT_NO_RESULT
 from mixrep.settings import add_settings_argument, load_settings, write_json
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         table, shards = build_manifest(candidates, settings, jobs=max(1, args.jobs))
     except (DatasetError, ValueError) as exc:
         print(f"mixrep manifest: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     summary = summarize(table, shards, settings)
     write_manifest(table, args.manifest)
     write_json(args.shards, shards)
@@ -40,5 +41,5 @@ def main(argv: list[str] | None = None) -> int:
     print(summary, end="")
     if not shards:
         print("mixrep manifest: no usable track; see the reasons above", file=sys.stderr)
-        return 1
+        return EXIT_NO_RESULT
     return 0

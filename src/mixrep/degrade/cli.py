@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from mixrep.degrade.config import DegradeSettings
 from mixrep.degrade.shard import degrade_shard
+from mixrep.errors import EXIT_BAD_INPUT
 from mixrep.settings import add_settings_argument, load_settings
 
 
@@ -29,19 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = load_settings(args.settings)
     try:
         config = DegradeSettings.from_config(settings.get("degrade"))
     except ValueError as exc:
         print(f"mixrep degrade: bad settings: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     seed = int(settings.get("seed", 0))
     try:
         table, rejected = degrade_shard(args.stems, config, seed, root=args.root, audio_dir=args.write_audio)
     except (ValueError, FileNotFoundError) as exc:
         print(f"mixrep degrade: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from mixrep.devices import add_runtime_arguments, configure_runtime
-from mixrep.errors import InputError
+from mixrep.errors import EXIT_BAD_INPUT, EXIT_NO_RESULT, InputError
 from mixrep.runs import parse_run
 from mixrep.settings import add_settings_argument, load_settings, write_json
 
@@ -69,7 +69,7 @@ def regress_main(argv: list[str] | None = None) -> int:
             run=args.run, none_run=none_run, settings=options, seed=int(settings.get("seed", 0)))
     except ValueError as error:
         print(f"mixrep regress: {error}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     metrics["settings"] = section
     write_json(args.metrics, metrics)
     predictions.to_parquet(args.predictions, index=False)
@@ -118,7 +118,7 @@ def tsne_main(argv: list[str] | None = None) -> int:
                                    seed=int(settings.get("seed", 0)))
     except ValueError as error:
         print(f"mixrep tsne: {error}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     metrics["settings"].update(section)
     write_json(args.metrics, metrics)
     plot_tsne(figure, metrics, args.plot)
@@ -290,7 +290,7 @@ def readme_main(argv: list[str] | None = None) -> int:
         stale = check_readme(args.readme, blocks)
         for name in stale:
             print(f"{args.readme}: block {name} differs from {args.results}", file=sys.stderr)
-        return 1 if stale else 0
+        return EXIT_NO_RESULT if stale else 0
     update_readme(args.readme, blocks)
     print(f"{args.readme}: {len(blocks)} generated block(s) from {args.results}: {', '.join(blocks)}")
     return 0

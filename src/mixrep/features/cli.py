@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from mixrep.audio import AudioError
-from mixrep.errors import Rejected
+from mixrep.errors import EXIT_BAD_INPUT, Rejected
 from mixrep.features.extract import extract_segments
 from mixrep.features.settings import FeatureSettings
 from mixrep.features.table import build_table, merge_tables, write_table
@@ -71,16 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=".", help="folder the index's stem_dir paths are relative to")
     add_settings_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         settings = FeatureSettings.from_config(load_settings(args.settings))
     except (ValueError, TypeError) as exc:
         print(f"mixrep features: bad settings: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     for path in (args.stems, args.recipes):
         if not Path(path).exists():
             print(f"mixrep features: {path}: no such file", file=sys.stderr)
-            return 1
+            return EXIT_BAD_INPUT
     started = time.perf_counter()
     keys, rows, rejected = featurize_shard(args.stems, args.recipes, settings, root=args.root)
     out = write_table(build_table(keys, rows), args.out)
@@ -103,6 +102,6 @@ def merge_main(argv: list[str] | None = None) -> int:
         write_table(table, args.out)
     except (ValueError, FileNotFoundError) as exc:
         print(f"mixrep merge-features: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     print(f"merge-features: {len(args.inputs)} shards, {table.num_rows} rows -> {args.out}", file=sys.stderr)
     return 0

@@ -57,8 +57,6 @@ def _setup(argv: list[str] | None, parser: argparse.ArgumentParser,
     add_settings_argument(parser)
     add_runtime_arguments(parser, device=device)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
     section = _section(load_settings(args.settings))
     configure_runtime(args)
     return args, section

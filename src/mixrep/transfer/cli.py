@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mixrep.audio import AudioError, read_stems
 from mixrep.devices import add_runtime_arguments, configure_runtime
-from mixrep.errors import InputError
+from mixrep.errors import EXIT_NO_RESULT, InputError
 from mixrep.settings import add_settings_argument, load_settings
 from mixrep.tables import read_table
 from mixrep.transfer.embedding import encoder_embed_fn, feature_embed_fn
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not pairs:
         reasons = "; ".join(f"{s.request}: {s.reason}" for s in skipped) or "no pairs configured"
         print(f"mixrep transfer: no usable (source, target) pair ({reasons})", file=sys.stderr)
-        return 1
+        return EXIT_NO_RESULT
 
     if section.get("embedding", "encoder") == "encoder":
         if not args.encoder:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.seconds:.1f} s ({result.ito.stop_reason})")
     if not rows:
         print("mixrep transfer: every pair failed; see the messages above", file=sys.stderr)
-        return 1
+        return EXIT_NO_RESULT
     summary = summarise(rows)
     write_summary(summary, skipped, args.summary)
     for _, mean in summary[summary["pair"] == "mean"].iterrows():
