@@ -110,7 +110,7 @@ def deep_merge(base: dict, over: Mapping) -> dict:
 
 
 def load_config(config_files: Sequence[str | Path]) -> dict[str, Any]:
-    """config.yaml of the repository merged with each file in turn (as Snakemake's --configfile does)."""
+    """config.yaml of the repository merged with each file in turn (as Snakemake's --configfile does), validated."""
     config: dict[str, Any] = yaml.safe_load((REPO / "config.yaml").read_text())
     for path in config_files:
         path = Path(path)
@@ -119,6 +119,17 @@ def load_config(config_files: Sequence[str | Path]) -> dict[str, Any]:
         if path.resolve() == (REPO / "config.yaml").resolve():
             continue
         config = deep_merge(config, yaml.safe_load(path.read_text()) or {})
+    return validated(config)
+
+
+def validated(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as the workflow sees it: validated against the assembled schema, every default filled in."""
+    from mixrep.workflow_config import ConfigError, validate_config
+
+    try:
+        validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    except ConfigError as error:
+        raise InputError(None, error.line()) from None
     return config
 
 
@@ -164,7 +175,7 @@ def jobs_per_rule(config: Mapping[str, Any], shards: int, rules_dir: Path = RULE
 def disk_per_stage(config: Mapping[str, Any], tracks: int, duration_s: float) -> dict[str, float]:
     """Bytes each stage leaves on disk."""
     variants = int(config["degrade"]["variants_per_track"]) + 1
-    fmt = config["separation"].get("stem_format", "flac24")
+    fmt = config["separation"]["stem_format"]
     mel_frames = 1 + int(min(float(config["pretrain"]["mel_max_s"]), duration_s / max(tracks, 1)) * SAMPLE_RATE
                          ) // MEL_HOP
     from mixrep.workflow_config import grid_sources
