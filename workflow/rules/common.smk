@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from mixrep import workflow_config
 from mixrep.provenance import code_version
 from mixrep.runs import CONDITIONINGS, POSITIVES, grid, parse_run
+from mixrep.separation import separators
 
 # Schema (with its defaults filled in) and cross-field checks; a mistake ends here in one line
 # `config error: <key>: <value>: <what is allowed>` (src/mixrep/workflow_config.py).
@@ -253,6 +254,17 @@ def mushra_analysis_dir(wildcards, output):
 
 
 # ---------------------------------------------------------------- separation (input functions of separation.smk)
+# where rule train_separator writes the weights of a separator that is trained here
+SEPARATOR_DIR = f"{RESULTS}/separation/{config['separation']['method']}"
+
+
+def separation_checkpoint(wildcards):
+    """The weights the separate / bundle rules read: configured, trained here, or none (e.g. the oracle)."""
+    if not separators.reads_checkpoint(config["separation"]):
+        return []
+    return workflow_config.external_inputs(config, "checkpoint") or [f"{SEPARATOR_DIR}/checkpoint.th"]
+
+
 def separation_stem_indexes(wildcards):
     """Index tables of every shard (after the manifest checkpoint has decided the shards)."""
     return expand_shards(f"{RESULTS}/stems/{{shard}}/index.parquet")

@@ -1,18 +1,7 @@
 # Separation: the separator of separation.method (mixrep.separation.separators: SCNet with a given checkpoint or
 # one trained here on the corpus's train-split stems, or the oracle's true stems). Per shard: stems + index.
-# Evaluation on the test split reads the separated stems of the shards (docs/separation.md).
-from mixrep.separation import separators
-
-# where rule train_separator writes the weights of a separator that is trained here
-SEPARATOR_DIR = f"{RESULTS}/separation/{config['separation']['method']}"
-
-
-def separation_checkpoint(wildcards):
-    """The weights the separate / bundle rules read: configured, trained here, or none (e.g. the oracle)."""
-    if not separators.reads_checkpoint(config["separation"]):
-        return []
-    return workflow_config.external_inputs(config, "checkpoint") or [f"{SEPARATOR_DIR}/checkpoint.th"]
-
+# Evaluation on the test split reads the separated stems of the shards (docs/separation.md). Input functions
+# (separation_checkpoint, SEPARATOR_DIR) live in common.smk.
 
 rule train_separator:
     input:
