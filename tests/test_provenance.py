@@ -83,3 +83,12 @@ def test_every_rule_hashes_the_module_of_the_command_it_runs(rule):
 
 def test_the_rules_are_found():
     assert len(RULES) >= 20 and {"analyse", "pretrain", "transfer", "regress", "bundle"} <= set(RULES)
+
+
+def test_a_registry_entry_named_module_colon_class_is_in_the_closure():
+    """The mechanisms are imported from "module:Class" strings: editing one must rerun pretraining."""
+    from mixrep.provenance import module_closure
+
+    closure = module_closure("mixrep.pretrain.cli")
+    for name in ("film", "prepend", "xattn"):
+        assert f"mixrep.model.conditioning_{name}" in closure

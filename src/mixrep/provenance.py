@@ -19,7 +19,8 @@ from pathlib import Path
 
 PACKAGE = "mixrep"
 _PACKAGE_ROOT = Path(__file__).resolve().parent
-_MODULE_STRING = re.compile(rf"^{PACKAGE}(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# a module named for importlib: `mixrep.a.b`, or `mixrep.a.b:Attr` (a registry's "module:Class" entry)
+_MODULE_STRING = re.compile(rf"^({PACKAGE}(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?::[A-Za-z_][A-Za-z0-9_.]*)?$")
 
 
 def module_name(part: str) -> str:
@@ -69,9 +70,10 @@ def _imports(name: str, path: Path, mtime_ns: int, size: int, root: Path) -> fro
             else:
                 base = node.module or ""
             targets = [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
-        elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_STRING.match(node.value)
-              and module_file(node.value, root) is not None):  # a module named for importlib, not a dotted API name
-            targets = [node.value]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_STRING.match(node.value):
+            named = _MODULE_STRING.match(node.value).group(1)
+            if module_file(named, root) is not None:  # a module named for importlib, not a dotted API name
+                targets = [named]
         for target in targets:
             if target == PACKAGE or target.startswith(PACKAGE + "."):
                 found.update(m for m in _parents(target) if module_file(m, root) is not None)
